@@ -1,0 +1,1 @@
+//! Reading activations, inputs and labels from files.

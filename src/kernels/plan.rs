@@ -1,0 +1,361 @@
+//! `TilePlan`: the one place that decides how a kernel's work is cut.
+//!
+//! A problem of `n_query × n_ref` pairs in `dim` columns is cut into query
+//! blocks × reference blocks so that (a) every buffer fits the device's
+//! `max_storage_buffer_binding_size` / `max_buffer_size`, (b) a dispatch's
+//! workgroup grid fits `max_compute_workgroups_per_dimension` (2-D when
+//! needed), (c) a dispatch stays short (a budget of coordinate-pairs per
+//! dispatch, a proxy for the watchdog of laptop GPUs), and (d) one shader
+//! invocation runs at most `max_loop_iterations` loop iterations in one
+//! dispatch: Mesa's lavapipe silently stops an invocation after 65,535
+//! iterations counted over all its loops and returns wrong results.
+//!
+//! Partial results of reference blocks merge exactly: k-lists merge (the GPU
+//! keeps the running list in a buffer between dispatches), counts add, and
+//! log-sum-exps combine with the max trick ([`lse_combine`]).
+//!
+//! The plan is pure: tests drive it with tiny [`Limits`] so that every tiling
+//! and merge path runs on any machine, and the CPU twins use the same shape.
+
+use crate::error::{Error, Result};
+use std::ops::Range;
+
+/// Largest k the kernels support (the per-invocation k-list lives in registers/private memory).
+pub const MAX_K: usize = 64;
+
+/// Largest row width the kernels support.
+pub const MAX_DIM: usize = 65_536;
+
+/// Lavapipe's silent per-invocation loop-iteration cap.
+pub const LAVAPIPE_LOOP_LIMIT: u64 = 65_535;
+
+/// The kernels, as the plan sees them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KernelKind {
+    /// k-th nearest neighbour.
+    Knn,
+    /// Neighbour counting within per-query radii.
+    RadiusCount,
+    /// Kernel-density log-sum-exp.
+    KdeLse,
+    /// Histogram binning (rows only, no references).
+    Bin,
+    /// Distance tile.
+    Pairwise,
+}
+
+impl KernelKind {
+    /// The kernel's one name (shader file, module, labels).
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelKind::Knn => "knn",
+            KernelKind::RadiusCount => "radius_count",
+            KernelKind::KdeLse => "kde_lse",
+            KernelKind::Bin => "bin",
+            KernelKind::Pairwise => "pairwise",
+        }
+    }
+}
+
+/// The limits a plan honours.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// Largest storage-buffer binding, bytes.
+    pub max_storage_binding_bytes: u64,
+    /// Largest buffer, bytes.
+    pub max_buffer_bytes: u64,
+    /// Largest workgroup count along one dispatch dimension.
+    pub max_workgroups_per_dim: u32,
+    /// Invocations per workgroup.
+    pub workgroup_size: u32,
+    /// Query rows handled by one invocation.
+    pub queries_per_invocation: u32,
+    /// Loop iterations one invocation may run per dispatch (all loops together).
+    pub max_loop_iterations: u64,
+    /// Coordinate-pairs (query × reference × dim) one dispatch may cover.
+    pub max_coord_pairs_per_dispatch: u64,
+}
+
+impl Limits {
+    /// Shape for the CPU twins: blocks sized for the caches
+    /// (a reference block of at most ~256 KiB, the loop bound unused).
+    pub fn cpu() -> Self {
+        Limits {
+            max_storage_binding_bytes: 256 << 10,
+            max_buffer_bytes: 256 << 10,
+            max_workgroups_per_dim: u32::MAX,
+            workgroup_size: 1,
+            queries_per_invocation: 1,
+            max_loop_iterations: u64::MAX,
+            max_coord_pairs_per_dispatch: u64::MAX,
+        }
+    }
+
+    /// Tiny limits that force many blocks; for tests of tiling and merging.
+    pub fn tiny() -> Self {
+        Limits {
+            max_storage_binding_bytes: 4096,
+            max_buffer_bytes: 4096,
+            max_workgroups_per_dim: 4,
+            workgroup_size: 8,
+            queries_per_invocation: 1,
+            max_loop_iterations: 600,
+            max_coord_pairs_per_dispatch: 1 << 14,
+        }
+    }
+}
+
+/// Loop iterations one invocation spends per reference row (one query), for
+/// rows packed as `vec4<f32>`; the shaders' loops must match this model.
+pub fn iterations_per_ref(kernel: KernelKind, dim: usize, k: usize) -> u64 {
+    let vec4s = dim.div_ceil(4) as u64;
+    match kernel {
+        // distance loop + worst-case insertion into the k-list
+        KernelKind::Knn => vec4s + k as u64 + 1,
+        KernelKind::RadiusCount | KernelKind::KdeLse | KernelKind::Pairwise => vec4s + 1,
+        KernelKind::Bin => 0,
+    }
+}
+
+/// Loop iterations per invocation that do not depend on the reference count
+/// (loading and storing the k-list, the binning loops).
+pub fn iterations_fixed(kernel: KernelKind, dim: usize, k: usize, bin_edges: usize) -> u64 {
+    match kernel {
+        KernelKind::Knn => 2 * k as u64 + 2,
+        KernelKind::Bin => dim as u64 * (2 + (bin_edges.max(1) as f64).log2().ceil() as u64) + 2,
+        _ => 2,
+    }
+}
+
+/// How one kernel call is cut into dispatches.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TilePlan {
+    /// Which kernel.
+    pub kernel: KernelKind,
+    /// Total query rows.
+    pub n_query: usize,
+    /// Total reference rows (0 for `Bin`).
+    pub n_ref: usize,
+    /// Row width.
+    pub dim: usize,
+    /// Query rows per block.
+    pub query_block: usize,
+    /// Reference rows per block.
+    pub ref_block: usize,
+    /// Invocations per workgroup and query rows per invocation, from the limits.
+    pub workgroup_size: u32,
+    /// Query rows per invocation.
+    pub queries_per_invocation: u32,
+    /// Workgroup-count limit per dispatch dimension.
+    pub max_workgroups_per_dim: u32,
+    /// Worst-case loop iterations of one invocation in one dispatch.
+    pub loop_iterations: u64,
+}
+
+impl TilePlan {
+    /// Plans `kernel` over `n_query × n_ref` rows of `dim` columns.
+    /// `k` is the neighbour rank for `Knn` (ignored otherwise); `bin_edges` the
+    /// largest number of cut points per column for `Bin`.
+    pub fn new(
+        kernel: KernelKind,
+        n_query: usize,
+        n_ref: usize,
+        dim: usize,
+        k: usize,
+        bin_edges: usize,
+        limits: &Limits,
+    ) -> Result<TilePlan> {
+        let fail = |reason: String| Error::Plan {
+            kernel: kernel.name(),
+            reason,
+        };
+        if dim == 0 || dim > MAX_DIM {
+            return Err(fail(format!("row width {dim} is outside 1..={MAX_DIM}")));
+        }
+        let row_bytes = (dim.div_ceil(4) * 16) as u64;
+        let binding = limits
+            .max_storage_binding_bytes
+            .min(limits.max_buffer_bytes);
+        let rows_per_binding = (binding / row_bytes) as usize;
+        if rows_per_binding == 0 {
+            return Err(fail(format!(
+                "one row of {dim} columns ({row_bytes} bytes) exceeds the {binding}-byte buffer limit"
+            )));
+        }
+
+        // Reference block: loop bound first, then buffer size.
+        let fixed = iterations_fixed(kernel, dim, k, bin_edges);
+        let per_ref = iterations_per_ref(kernel, dim, k);
+        let mut ref_block = n_ref.max(1);
+        if kernel != KernelKind::Bin {
+            if per_ref > 0 && limits.max_loop_iterations != u64::MAX {
+                if fixed + per_ref > limits.max_loop_iterations {
+                    return Err(fail(format!(
+                        "one reference of {dim} columns needs {} loop iterations per invocation, over the bound of {}",
+                        fixed + per_ref,
+                        limits.max_loop_iterations
+                    )));
+                }
+                let by_loops = (limits.max_loop_iterations - fixed) / per_ref;
+                ref_block = ref_block.min(by_loops as usize);
+            }
+            ref_block = ref_block.min(rows_per_binding);
+            if kernel == KernelKind::Pairwise {
+                // the output tile q_block × r_block floats must fit one binding too
+                ref_block = ref_block.min(((binding / 4) as usize).max(1));
+            }
+        }
+        ref_block = ref_block.max(1);
+
+        // Query block: buffers, output, grid size, time budget.
+        let per_query_out = match kernel {
+            KernelKind::Knn => 8 * k.max(1) as u64,
+            KernelKind::Bin => 4 * dim as u64 + 8,
+            KernelKind::Pairwise => 4 * ref_block as u64,
+            _ => 4,
+        };
+        let mut query_block = n_query.max(1).min(rows_per_binding);
+        query_block = query_block.min(((binding / per_query_out) as usize).max(1));
+        let per_group = limits.workgroup_size as u64 * limits.queries_per_invocation as u64;
+        let max_groups =
+            limits.max_workgroups_per_dim as u64 * limits.max_workgroups_per_dim as u64;
+        query_block =
+            query_block.min(per_group.saturating_mul(max_groups).min(usize::MAX as u64) as usize);
+        if kernel != KernelKind::Bin {
+            let pairs = (ref_block * dim) as u64;
+            let by_time = (limits.max_coord_pairs_per_dispatch / pairs.max(1)).max(1);
+            query_block = query_block.min(by_time.min(usize::MAX as u64) as usize);
+        }
+        query_block = query_block.max(1);
+
+        let loop_iterations = fixed + per_ref * (ref_block as u64);
+        Ok(TilePlan {
+            kernel,
+            n_query,
+            n_ref,
+            dim,
+            query_block,
+            ref_block,
+            workgroup_size: limits.workgroup_size,
+            queries_per_invocation: limits.queries_per_invocation,
+            max_workgroups_per_dim: limits.max_workgroups_per_dim,
+            loop_iterations,
+        })
+    }
+
+    /// Query blocks in order.
+    pub fn query_blocks(&self) -> impl Iterator<Item = Range<usize>> + '_ {
+        blocks(self.n_query, self.query_block)
+    }
+
+    /// Reference blocks in order.
+    pub fn ref_blocks(&self) -> impl Iterator<Item = Range<usize>> + '_ {
+        blocks(self.n_ref, self.ref_block)
+    }
+
+    /// Number of dispatches (query blocks × reference blocks).
+    pub fn dispatches(&self) -> usize {
+        let qb = self.n_query.div_ceil(self.query_block);
+        let rb = if self.kernel == KernelKind::Bin {
+            1
+        } else {
+            self.n_ref.div_ceil(self.ref_block)
+        };
+        qb * rb
+    }
+
+    /// Workgroup grid `(x, y)` for a query block of `rows` rows; `x * y` groups
+    /// cover the rows, and `x` never exceeds the per-dimension limit.
+    pub fn workgroups(&self, rows: usize) -> (u32, u32) {
+        let per_group = self.workgroup_size as usize * self.queries_per_invocation as usize;
+        let groups = rows.div_ceil(per_group).max(1);
+        let max = self.max_workgroups_per_dim as usize;
+        if groups <= max {
+            (groups as u32, 1)
+        } else {
+            (max as u32, groups.div_ceil(max) as u32)
+        }
+    }
+}
+
+fn blocks(n: usize, size: usize) -> impl Iterator<Item = Range<usize>> {
+    (0..n.div_ceil(size)).map(move |b| b * size..((b + 1) * size).min(n))
+}
+
+/// Combines two log-sum-exps exactly: `log(e^a + e^b)` with the max trick.
+pub fn lse_combine(a: f32, b: f32) -> f32 {
+    if a == f32::NEG_INFINITY {
+        return b;
+    }
+    if b == f32::NEG_INFINITY {
+        return a;
+    }
+    let m = a.max(b);
+    m + ((a - m).exp() + (b - m).exp()).ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_cover_exactly() {
+        let p = TilePlan::new(KernelKind::Knn, 1000, 777, 17, 3, 0, &Limits::tiny()).unwrap();
+        let q: Vec<_> = p.query_blocks().collect();
+        assert_eq!(q.first().unwrap().start, 0);
+        assert_eq!(q.last().unwrap().end, 1000);
+        assert!(q.windows(2).all(|w| w[0].end == w[1].start));
+        let r: Vec<_> = p.ref_blocks().collect();
+        assert_eq!(r.last().unwrap().end, 777);
+        assert!(p.loop_iterations <= Limits::tiny().max_loop_iterations);
+        assert!(p.dispatches() > 10);
+    }
+
+    #[test]
+    fn lavapipe_bound_holds_for_every_kernel() {
+        let lim = Limits {
+            max_loop_iterations: LAVAPIPE_LOOP_LIMIT,
+            ..Limits::cpu()
+        };
+        for kernel in [
+            KernelKind::Knn,
+            KernelKind::RadiusCount,
+            KernelKind::KdeLse,
+            KernelKind::Pairwise,
+        ] {
+            for dim in [1, 3, 64, 300, 4096] {
+                let p = TilePlan::new(kernel, 100_000, 100_000, dim, MAX_K, 0, &lim).unwrap();
+                assert!(
+                    p.loop_iterations <= LAVAPIPE_LOOP_LIMIT,
+                    "{kernel:?} d={dim}: {}",
+                    p.loop_iterations
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn grid_fits_the_dimension_limit() {
+        let p = TilePlan::new(
+            KernelKind::RadiusCount,
+            10_000,
+            10,
+            1,
+            0,
+            0,
+            &Limits::tiny(),
+        )
+        .unwrap();
+        let (x, y) = p.workgroups(p.query_block);
+        assert!(x <= 4 && (x * y) as usize * 8 >= p.query_block);
+    }
+
+    #[test]
+    fn lse_combines_exactly() {
+        let a = (1.0f32.exp() + 2.0f32.exp()).ln();
+        let b = (3.0f32.exp()).ln();
+        let all = (1.0f32.exp() + 2.0f32.exp() + 3.0f32.exp()).ln();
+        assert!((lse_combine(a, b) - all).abs() < 1e-6);
+        assert_eq!(lse_combine(f32::NEG_INFINITY, 1.5), 1.5);
+    }
+}

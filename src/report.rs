@@ -1,0 +1,1 @@
+//! Writing results: CSV, JSON, plots; always atomically.

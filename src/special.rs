@@ -1,0 +1,1 @@
+//! Special functions (digamma and friends), in f64.
