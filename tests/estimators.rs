@@ -155,7 +155,7 @@ fn ref_ksg2(x: &Vec<Vec<f32>>, y: &Vec<Vec<f32>>, k: usize) -> f64 {
     digamma(k as f64) - 1.0 / k as f64 + digamma(n as f64) - s / n as f64
 }
 
-fn ref_kl_cheb(x: &Vec<Vec<f32>>, k: usize) -> f64 {
+fn ref_kl_cheb(x: &[Vec<f32>], k: usize) -> f64 {
     let n = x.len();
     let d = x[0].len() as f64;
     let s: f64 = (0..n)
@@ -164,7 +164,7 @@ fn ref_kl_cheb(x: &Vec<Vec<f32>>, k: usize) -> f64 {
     digamma(n as f64) - digamma(k as f64) + d * 2f64.ln() + d * s / n as f64
 }
 
-fn ref_mixed(x: &Vec<Vec<f32>>, labels: &[u32], k: usize) -> f64 {
+fn ref_mixed(x: &[Vec<f32>], labels: &[u32], k: usize) -> f64 {
     let n = x.len();
     let cnt = |l: u32| labels.iter().filter(|&&m| m == l).count();
     let kept: Vec<usize> = (0..n).filter(|&i| cnt(labels[i]) > 1).collect();
