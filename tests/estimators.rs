@@ -899,6 +899,34 @@ fn negative_estimates_are_reported_raw() {
 }
 
 #[test]
+fn standardize_removes_scale() {
+    let cpu = Engine::cpu();
+    let (x, y) = correlated(800, 1, 0.7, 81);
+    let scaled = x.mapv(|v| 100.0 * v + 5.0);
+    let est = Ksg::params().standardize(true).check().unwrap();
+    let a = est.estimate(x.view(), y.view(), &cpu).unwrap().value;
+    let b = est.estimate(scaled.view(), y.view(), &cpu).unwrap().value;
+    assert!((a - b).abs() < NOISE_EFFECT_TOL, "{a} vs {b}");
+    // Entropy is never rescaled silently: H(100 X) = H(X) + ln 100 either way.
+    let h = KnnEntropy::params().check().unwrap();
+    let hs = KnnEntropy::params().standardize(true).check().unwrap();
+    let plain = h.estimate(scaled.view(), &cpu).unwrap().value;
+    let back = hs.estimate(scaled.view(), &cpu).unwrap();
+    assert!(
+        (plain - back.value).abs() < NOISE_EFFECT_TOL,
+        "{plain} vs {}",
+        back.value
+    );
+    assert!(back
+        .diagnostics
+        .notes
+        .iter()
+        .any(|n| n.contains("added back")));
+    let orig = h.estimate(x.view(), &cpu).unwrap().value;
+    assert!((plain - orig - 100f64.ln()).abs() < NOISE_EFFECT_TOL);
+}
+
+#[test]
 fn bits_are_nats_over_ln2() {
     let cpu = Engine::cpu();
     let (x, y) = correlated(300, 1, 0.7, 80);
