@@ -718,6 +718,26 @@ fn all_values(kern: &dyn Kernels) -> Vec<(&'static str, f64)> {
                 .unwrap()
                 .value,
         ),
+        (
+            "binned width",
+            Binned::params()
+                .scheme(BinScheme::Width(0.05))
+                .check()
+                .unwrap()
+                .entropy(&t, kern)
+                .unwrap()
+                .value,
+        ),
+        (
+            "binned adaptive",
+            Binned::params()
+                .scheme(BinScheme::Adaptive { bins: 10 })
+                .check()
+                .unwrap()
+                .mi_labels(&t, &ys, kern)
+                .unwrap()
+                .value,
+        ),
     ];
     let knn = layer_info(
         &t,
