@@ -124,21 +124,8 @@ impl Dataset {
     /// (population, as JIDT's `normalise`). A constant column becomes all
     /// zeros: it has no spread to scale by, and carries no information.
     pub fn standardized(&self) -> Dataset {
-        let n = self.n.max(1) as f64;
-        let mut mean = vec![0f64; self.d];
-        for row in self.data.chunks_exact(self.d) {
-            for (m, &v) in mean.iter_mut().zip(row) {
-                *m += v as f64;
-            }
-        }
-        mean.iter_mut().for_each(|m| *m /= n);
-        let mut var = vec![0f64; self.d];
-        for row in self.data.chunks_exact(self.d) {
-            for ((s, &v), m) in var.iter_mut().zip(row).zip(&mean) {
-                *s += (v as f64 - m).powi(2);
-            }
-        }
-        let sd: Vec<f64> = var.iter().map(|s| (s / n).sqrt()).collect();
+        let mean = self.column_mean();
+        let sd = self.column_std();
         let mut data = self.data.clone();
         for row in data.chunks_exact_mut(self.d) {
             for ((v, m), s) in row.iter_mut().zip(&mean).zip(&sd) {
@@ -175,8 +162,8 @@ impl Dataset {
         order.windows(2).filter(|w| row(w[0]).eq(row(w[1]))).count()
     }
 
-    /// Per column: the population standard deviation (0 for a constant column).
-    pub fn column_std(&self) -> Vec<f64> {
+    /// Per column: the mean, accumulated in f64 in row order.
+    pub fn column_mean(&self) -> Vec<f64> {
         let n = self.n.max(1) as f64;
         let mut mean = vec![0f64; self.d];
         for row in self.data.chunks_exact(self.d) {
@@ -185,6 +172,13 @@ impl Dataset {
             }
         }
         mean.iter_mut().for_each(|m| *m /= n);
+        mean
+    }
+
+    /// Per column: the population standard deviation (0 for a constant column).
+    pub fn column_std(&self) -> Vec<f64> {
+        let n = self.n.max(1) as f64;
+        let mean = self.column_mean();
         let mut var = vec![0f64; self.d];
         for row in self.data.chunks_exact(self.d) {
             for ((s, &v), m) in var.iter_mut().zip(row).zip(&mean) {
