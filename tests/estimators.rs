@@ -1154,3 +1154,36 @@ fn agrees_with_npeet_and_scikit_learn() {
         );
     }
 }
+
+#[test]
+fn gaussian_is_stable_for_near_singular_covariance() {
+    // x₂ = x₁ + 10⁻³·e: Σ = [[1, 1], [1, 1 + 10⁻⁶]], det Σ = 10⁻⁶.
+    let mut r = rng(95);
+    let n = 5000;
+    let mut x = Array2::zeros((n, 2));
+    for i in 0..n {
+        let a = normal(&mut r);
+        x[[i, 0]] = a as f32;
+        x[[i, 1]] = (a + 1e-3 * normal(&mut r)) as f32;
+    }
+    let truth =
+        0.5 * (2.0 * (2.0 * std::f64::consts::PI * std::f64::consts::E).ln() + 1e-6f64.ln());
+    let h = Gaussian::params()
+        .check()
+        .unwrap()
+        .entropy(x.view())
+        .unwrap()
+        .value;
+    assert!((h - truth).abs() < GAUSSIAN_TOL, "{h} vs {truth}");
+    // I(x₁; x₂) = −½ ln(1 − ρ²) with 1 − ρ² = 10⁻⁶ / (1 + 10⁻⁶).
+    let truth_i = -0.5 * (1e-6f64 / (1.0 + 1e-6)).ln();
+    let a = x.slice(ndarray::s![.., 0..1]).to_owned();
+    let b = x.slice(ndarray::s![.., 1..2]).to_owned();
+    let i = Gaussian::params()
+        .check()
+        .unwrap()
+        .mi(a.view(), b.view())
+        .unwrap()
+        .value;
+    assert!((i - truth_i).abs() < GAUSSIAN_TOL, "{i} vs {truth_i}");
+}
