@@ -131,7 +131,11 @@ pub fn iterations_per_tile(kernel: KernelKind, dim: usize, k: usize, m: u64, wg:
         return 0;
     }
     let (vec4s, _, chunk, chunks) = tile_shape(dim);
-    let insert = if kernel == KernelKind::Knn { k as u64 } else { 0 };
+    let insert = if kernel == KernelKind::Knn {
+        k as u64
+    } else {
+        0
+    };
     // tile-loop trip + chunk loop (trips + entry)
     // + per chunk: load loop (trips + entry) and row loop (trips + entry)
     // + per row: the distance loop over all chunks (trips + one entry per chunk) and insertion
@@ -243,7 +247,9 @@ impl TilePlan {
         let wg = limits.workgroup_size;
         let iterations = |n: usize| loop_iterations(kernel, n, dim, k, bin_edges, wg);
         let bounded = limits.max_loop_iterations != u64::MAX;
-        if bounded && iterations(usize::from(kernel != KernelKind::Bin)) > limits.max_loop_iterations {
+        if bounded
+            && iterations(usize::from(kernel != KernelKind::Bin)) > limits.max_loop_iterations
+        {
             return Err(fail(format!(
                 "one {} of {dim} columns needs {} loop iterations per invocation, over the bound of {}",
                 if kernel == KernelKind::Bin { "row" } else { "reference" },
@@ -295,7 +301,11 @@ impl TilePlan {
         }
         query_block = query_block.max(1);
 
-        let loop_iterations = iterations(if kernel == KernelKind::Bin { 0 } else { ref_block });
+        let loop_iterations = iterations(if kernel == KernelKind::Bin {
+            0
+        } else {
+            ref_block
+        });
         Ok(TilePlan {
             kernel,
             n_query,

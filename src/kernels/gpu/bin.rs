@@ -67,8 +67,16 @@ pub(super) fn bin(
             "values",
             bytemuck::cast_slice(rows.slice(b.start, b.end).data()),
         )?;
-        let idx = ctx.storage("bin", "indices", bytemuck::cast_slice(&vec![0i32; b.len() * d]))?;
-        let keys = ctx.storage("bin", "keys", bytemuck::cast_slice(&vec![[0u32; 2]; b.len()]))?;
+        let idx = ctx.storage(
+            "bin",
+            "indices",
+            bytemuck::cast_slice(&vec![0i32; b.len() * d]),
+        )?;
+        let keys = ctx.storage(
+            "bin",
+            "keys",
+            bytemuck::cast_slice(&vec![[0u32; 2]; b.len()]),
+        )?;
         ctx.dispatch(
             KernelKind::Bin,
             &[&pbuf, &values, &starts, &edges, &idx, &keys],

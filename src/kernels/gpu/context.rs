@@ -247,7 +247,13 @@ impl GpuContext {
         Ok(pipeline)
     }
 
-    fn check_size(&self, kernel: &'static str, role: &str, bytes: u64, binding: bool) -> Result<()> {
+    fn check_size(
+        &self,
+        kernel: &'static str,
+        role: &str,
+        bytes: u64,
+        binding: bool,
+    ) -> Result<()> {
         if std::mem::take(&mut *lock(&self.inject_oom)) {
             return Err(Error::Device {
                 kernel,
@@ -264,18 +270,29 @@ impl GpuContext {
         if bytes > max {
             return Err(Error::Device {
                 kernel,
-                reason: format!("buffer `{role}` of {bytes} bytes exceeds the device limit of {max}"),
+                reason: format!(
+                    "buffer `{role}` of {bytes} bytes exceeds the device limit of {max}"
+                ),
             });
         }
         Ok(())
     }
 
     /// A storage buffer holding `contents` (at least 4 bytes: empty bindings are invalid).
-    pub fn storage(&self, kernel: &'static str, role: &str, contents: &[u8]) -> Result<wgpu::Buffer> {
+    pub fn storage(
+        &self,
+        kernel: &'static str,
+        role: &str,
+        contents: &[u8],
+    ) -> Result<wgpu::Buffer> {
         self.check_size(kernel, role, contents.len() as u64, true)?;
         *lock(&self.uploaded) += contents.len() as u64;
         let pad = [0u8; 4];
-        let contents = if contents.is_empty() { &pad[..] } else { contents };
+        let contents = if contents.is_empty() {
+            &pad[..]
+        } else {
+            contents
+        };
         Ok(self
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {

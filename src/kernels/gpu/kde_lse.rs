@@ -39,7 +39,11 @@ impl PairKernel for Kde {
         let ms: Vec<[f32; 2]> = ctx.read("kde_lse", &bufs[0], qb.len())?;
         for (o, [m, s]) in self.out[qb].iter_mut().zip(ms) {
             // s == 0: no reference was left (one row with exclude-self).
-            *o = if s == 0.0 { f32::NEG_INFINITY } else { m + s.ln() };
+            *o = if s == 0.0 {
+                f32::NEG_INFINITY
+            } else {
+                m + s.ln()
+            };
         }
         Ok(())
     }

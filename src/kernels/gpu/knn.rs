@@ -31,8 +31,16 @@ impl PairKernel for Knn {
     fn begin(&mut self, ctx: &GpuContext, qb: Range<usize>) -> Result<Vec<wgpu::Buffer>> {
         let n = qb.len() * self.k;
         Ok(vec![
-            ctx.storage("knn", "best_dist", bytemuck::cast_slice(&vec![f32::INFINITY; n]))?,
-            ctx.storage("knn", "best_index", bytemuck::cast_slice(&vec![u32::MAX; n]))?,
+            ctx.storage(
+                "knn",
+                "best_dist",
+                bytemuck::cast_slice(&vec![f32::INFINITY; n]),
+            )?,
+            ctx.storage(
+                "knn",
+                "best_index",
+                bytemuck::cast_slice(&vec![u32::MAX; n]),
+            )?,
         ])
     }
 

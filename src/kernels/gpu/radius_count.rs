@@ -31,8 +31,16 @@ impl PairKernel for Count<'_> {
 
     fn begin(&mut self, ctx: &GpuContext, qb: Range<usize>) -> Result<Vec<wgpu::Buffer>> {
         Ok(vec![
-            ctx.storage("radius_count", "radii", bytemuck::cast_slice(&self.radii[qb.clone()]))?,
-            ctx.storage("radius_count", "counts", bytemuck::cast_slice(&vec![0u32; qb.len()]))?,
+            ctx.storage(
+                "radius_count",
+                "radii",
+                bytemuck::cast_slice(&self.radii[qb.clone()]),
+            )?,
+            ctx.storage(
+                "radius_count",
+                "counts",
+                bytemuck::cast_slice(&vec![0u32; qb.len()]),
+            )?,
         ])
     }
 
