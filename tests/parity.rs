@@ -593,3 +593,60 @@ fn lavapipe_canary_long_reference_scan() {
     };
     check_knn(&gpu, &cpu, rows(&q, d), rows(&r, d), &spec);
 }
+
+// ---- device faults and adapter listing ---------------------------------------
+
+#[test]
+fn injected_faults_are_errors_not_panics() {
+    let Some(g) = gpu("injected_faults_are_errors_not_panics") else {
+        return;
+    };
+    drop(g);
+    let x = data(1100, 65, 3, false);
+    let x = rows(&x, 3);
+    let spec = KnnSpec {
+        k: 3,
+        metric: Metric::chebyshev(),
+        exclude_self: true,
+        want_indices: false,
+    };
+    let gpu = GpuKernels::new(true).unwrap();
+    gpu.inject_fault(infoplane::kernels::gpu::Fault::OutOfMemory);
+    let e = gpu.knn(x, x, &spec).unwrap_err();
+    assert!(
+        matches!(e, infoplane::Error::Device { kernel: "knn", .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("out of GPU memory"), "{e}");
+    // The fault was one-shot: the next call works.
+    assert!(gpu.knn(x, x, &spec).is_ok());
+    gpu.inject_fault(infoplane::kernels::gpu::Fault::DeviceLost);
+    let e = gpu.radius_count(
+        x,
+        x,
+        &[1.0; 65],
+        &CountSpec {
+            metric: Metric::chebyshev(),
+            boundary: Boundary::Less,
+            exclude_self: false,
+        },
+    );
+    let e = e.unwrap_err();
+    assert!(e.to_string().contains("device lost"), "{e}");
+    assert!(gpu.bin(x, &Binning::Width { width: 0.1 }).is_err());
+}
+
+#[test]
+fn adapters_are_listed_and_software_is_never_auto() {
+    let Some(g) = gpu("adapters_are_listed_and_software_is_never_auto") else {
+        return;
+    };
+    let list = infoplane::kernels::gpu::list_adapters();
+    assert!(!list.is_empty(), "an adapter was opened but none is listed");
+    assert!(list.iter().filter(|a| a.auto_pick).count() <= 1);
+    assert!(list.iter().all(|a| !(a.is_software && a.auto_pick)));
+    assert!(list
+        .iter()
+        .all(|a| a.max_storage_binding_bytes > 0 && a.max_workgroups_per_dim > 0));
+    assert!(!g.device_name().is_empty());
+}

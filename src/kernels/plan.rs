@@ -428,6 +428,45 @@ mod tests {
     }
 
     #[test]
+    fn cost_model_is_monotone_and_matches_the_tiles() {
+        for kernel in [
+            KernelKind::Knn,
+            KernelKind::RadiusCount,
+            KernelKind::Pairwise,
+        ] {
+            for dim in [1, 4, 17, 300, 2049, 4096] {
+                let mut last = 0;
+                for n in 0..1200 {
+                    let it = loop_iterations(kernel, n, dim, 10, 0, GPU_WORKGROUP_SIZE);
+                    assert!(it >= last, "{kernel:?} d={dim} n={n}");
+                    last = it;
+                }
+                let per_ref = iterations_per_ref(kernel, dim, 10);
+                assert!(per_ref >= dim.div_ceil(4) as u64, "{kernel:?} d={dim}");
+            }
+        }
+        // rows wider than a tile are scanned in chunks of one row
+        assert_eq!(tile_shape(4096), (1024, 1, 512, 2));
+        assert_eq!(tile_shape(3), (1, 512, 1, 1));
+    }
+
+    #[test]
+    fn plan_respects_the_loop_bound_exactly() {
+        let lim = Limits {
+            max_loop_iterations: 10_000,
+            workgroup_size: GPU_WORKGROUP_SIZE,
+            ..Limits::cpu()
+        };
+        let p = TilePlan::new(KernelKind::Knn, 10, 50_000, 8, 5, 0, &lim).unwrap();
+        let wg = GPU_WORKGROUP_SIZE;
+        assert!(p.loop_iterations <= 10_000);
+        assert!(loop_iterations(KernelKind::Knn, p.ref_block + 1, 8, 5, 0, wg) > 10_000);
+        // a binning row too long for the bound is an error, not a silent cut
+        let e = TilePlan::new(KernelKind::Bin, 10, 0, 20_000, 0, 0, &lim).unwrap_err();
+        assert!(e.to_string().contains("loop iterations"), "{e}");
+    }
+
+    #[test]
     fn lse_combines_exactly() {
         let a = (1.0f32.exp() + 2.0f32.exp()).ln();
         let b = (3.0f32.exp()).ln();
