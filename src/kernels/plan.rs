@@ -57,6 +57,10 @@ impl KernelKind {
     }
 }
 
+/// Workgroups a dispatch should hold to keep a large GPU busy (the time
+/// budget cuts reference blocks before it shrinks query blocks below this).
+pub const FILL_WORKGROUPS: u64 = 256;
+
 /// The limits a plan honours.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Limits {
@@ -280,6 +284,17 @@ impl TilePlan {
         }
         ref_block = ref_block.max(1);
 
+        // Time budget, first on the reference side: a dispatch should still
+        // hold enough queries to fill a GPU (FILL_WORKGROUPS workgroups), so
+        // long reference sets are cut rather than the query block shrunk to a
+        // handful of workgroups.
+        if kernel != KernelKind::Bin {
+            let per_group = limits.workgroup_size as u64 * limits.queries_per_invocation as u64;
+            let fill = (per_group * FILL_WORKGROUPS).min(n_query.max(1) as u64);
+            let by_time = limits.max_coord_pairs_per_dispatch / (fill * dim as u64).max(1);
+            ref_block = ref_block.min(by_time.clamp(1, usize::MAX as u64) as usize);
+        }
+
         // Query block: buffers, output, grid size, time budget.
         let per_query_out = match kernel {
             KernelKind::Knn => 8 * k.max(1) as u64,
@@ -464,6 +479,22 @@ mod tests {
         // a binning row too long for the bound is an error, not a silent cut
         let e = TilePlan::new(KernelKind::Bin, 10, 0, 20_000, 0, 0, &lim).unwrap_err();
         assert!(e.to_string().contains("loop iterations"), "{e}");
+    }
+
+    #[test]
+    fn time_budget_keeps_query_blocks_large() {
+        let lim = Limits {
+            max_storage_binding_bytes: 256 << 20,
+            max_buffer_bytes: 256 << 20,
+            max_workgroups_per_dim: 65_535,
+            workgroup_size: GPU_WORKGROUP_SIZE,
+            queries_per_invocation: 1,
+            max_loop_iterations: u64::MAX,
+            max_coord_pairs_per_dispatch: 1 << 30,
+        };
+        let p = TilePlan::new(KernelKind::Knn, 100_000, 100_000, 64, 10, 0, &lim).unwrap();
+        assert!(p.query_block >= (GPU_WORKGROUP_SIZE as u64 * FILL_WORKGROUPS) as usize);
+        assert!((p.query_block * p.ref_block * 64) as u64 <= 1 << 30);
     }
 
     #[test]
