@@ -585,13 +585,20 @@ fn lavapipe_canary_long_reference_scan() {
     let d = 4096;
     let q = data(1002, 3, d, false);
     let r = data(1003, 200, d, false);
-    let spec = KnnSpec {
-        k: 5,
-        metric: Metric::chebyshev(),
-        exclude_self: false,
-        want_indices: true,
-    };
-    check_knn(&gpu, &cpu, rows(&q, d), rows(&r, d), &spec);
+    // Rows wider than a tile are scanned in chunks; a column block crosses the chunk edge.
+    for metric in [
+        Metric::chebyshev(),
+        Metric::sq_euclidean(),
+        Metric::blocks(Norm::SqEuclidean, &[2050, 2046]).unwrap(),
+    ] {
+        let spec = KnnSpec {
+            k: 5,
+            metric,
+            exclude_self: false,
+            want_indices: true,
+        };
+        check_knn(&gpu, &cpu, rows(&q, d), rows(&r, d), &spec);
+    }
 }
 
 // ---- device faults and adapter listing ---------------------------------------
