@@ -11,6 +11,7 @@
 //! never know which backend ran.
 
 pub mod data;
+pub mod demo;
 pub mod error;
 pub mod estimators;
 pub mod io;
