@@ -226,11 +226,18 @@ pub fn record_epochs(epochs: usize, records: usize) -> Vec<usize> {
     out
 }
 
-/// A fully connected network, weights row-major `out × in`.
+/// A fully connected network, weights row-major `out × in`, with its
+/// gradient and activation buffers allocated once (training is millions of
+/// tiny steps; allocation would dominate them).
 struct Net {
     act: Activation,
     w: Vec<Vec<f64>>,
     b: Vec<Vec<f64>>,
+    gw: Vec<Vec<f64>>,
+    gb: Vec<Vec<f64>>,
+    outs: Vec<Vec<f64>>,
+    delta: Vec<f64>,
+    back: Vec<f64>,
 }
 
 impl Net {
@@ -244,24 +251,39 @@ impl Net {
                 Activation::Relu => 2.0,
             };
             let normal = Normal::new(0.0, (gain / fan_in as f64).sqrt()).expect("positive std");
-            w.push((0..fan_in * fan_out).map(|_| normal.sample(rng)).collect());
+            w.push((0..fan_in * fan_out).map(|_| normal.sample(rng)).collect::<Vec<f64>>());
             b.push(vec![0.0; fan_out]);
         }
-        Net { act, w, b }
+        let gw = w.iter().map(|w| vec![0.0; w.len()]).collect();
+        let gb = b.iter().map(|b| vec![0.0; b.len()]).collect();
+        let outs = WIDTHS[1..].iter().map(|&n| vec![0.0; n]).collect();
+        let widest = WIDTHS.iter().copied().max().unwrap_or(1);
+        Net {
+            act,
+            w,
+            b,
+            gw,
+            gb,
+            outs,
+            delta: Vec::with_capacity(widest),
+            back: Vec::with_capacity(widest),
+        }
     }
 
-    /// Activations of every layer for one input (hidden non-linearity, softmax last).
-    fn forward(&self, x: &[f64]) -> Vec<Vec<f64>> {
-        let mut outs: Vec<Vec<f64>> = Vec::with_capacity(self.w.len());
+    /// Fills `self.outs` with every layer's activations for one input
+    /// (hidden non-linearity, softmax last).
+    fn forward(&mut self, x: &[f64]) {
         let last = self.w.len() - 1;
-        for (l, (w, b)) in self.w.iter().zip(&self.b).enumerate() {
-            let input: &[f64] = if l == 0 { x } else { &outs[l - 1] };
+        for l in 0..=last {
+            let (done, rest) = self.outs.split_at_mut(l);
+            let input: &[f64] = if l == 0 { x } else { &done[l - 1] };
+            let z = &mut rest[0];
             let fan_in = input.len();
-            let mut z: Vec<f64> = b
-                .iter()
-                .enumerate()
-                .map(|(o, bo)| bo + (0..fan_in).map(|i| w[o * fan_in + i] * input[i]).sum::<f64>())
-                .collect();
+            let w = &self.w[l];
+            for (o, zo) in z.iter_mut().enumerate() {
+                let row = &w[o * fan_in..(o + 1) * fan_in];
+                *zo = self.b[l][o] + row.iter().zip(input).map(|(a, b)| a * b).sum::<f64>();
+            }
             if l == last {
                 let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
@@ -272,50 +294,52 @@ impl Net {
                     Activation::Relu => z.iter_mut().for_each(|v| *v = v.max(0.0)),
                 }
             }
-            outs.push(z);
         }
-        outs
     }
 
-    /// One SGD step on a minibatch (mean cross-entropy gradient).
-    fn step(&mut self, xs: &[Vec<f64>], ys: &[u32], lr: f64) {
-        let mut gw: Vec<Vec<f64>> = self.w.iter().map(|w| vec![0.0; w.len()]).collect();
-        let mut gb: Vec<Vec<f64>> = self.b.iter().map(|b| vec![0.0; b.len()]).collect();
+    /// One SGD step on the minibatch `batch` (indices into `inputs`), mean cross-entropy gradient.
+    fn step(&mut self, inputs: &[Vec<f64>], labels: &[u32], batch: &[usize], lr: f64) {
+        self.gw.iter_mut().for_each(|g| g.fill(0.0));
+        self.gb.iter_mut().for_each(|g| g.fill(0.0));
         let last = self.w.len() - 1;
-        for (x, &y) in xs.iter().zip(ys) {
-            let outs = self.forward(x);
+        for &i in batch {
+            let x = &inputs[i];
+            self.forward(x);
             // Softmax with cross-entropy: dL/dz = p − onehot(y).
-            let mut delta: Vec<f64> = outs[last].clone();
-            delta[y as usize] -= 1.0;
+            self.delta.clear();
+            self.delta.extend_from_slice(&self.outs[last]);
+            self.delta[labels[i] as usize] -= 1.0;
             for l in (0..=last).rev() {
-                let input: &[f64] = if l == 0 { x } else { &outs[l - 1] };
+                let input: &[f64] = if l == 0 { x } else { &self.outs[l - 1] };
                 let fan_in = input.len();
-                for (o, d) in delta.iter().enumerate() {
-                    gb[l][o] += d;
-                    for i in 0..fan_in {
-                        gw[l][o * fan_in + i] += d * input[i];
-                    }
+                for (o, d) in self.delta.iter().enumerate() {
+                    self.gb[l][o] += d;
+                    let g = &mut self.gw[l][o * fan_in..(o + 1) * fan_in];
+                    g.iter_mut().zip(input).for_each(|(g, v)| *g += d * v);
                 }
                 if l > 0 {
-                    let h = &outs[l - 1];
-                    delta = (0..fan_in)
-                        .map(|i| {
-                            let back: f64 =
-                                delta.iter().enumerate().map(|(o, d)| d * self.w[l][o * fan_in + i]).sum();
-                            let deriv = match self.act {
-                                Activation::Tanh => 1.0 - h[i] * h[i],
-                                Activation::Relu => f64::from(u8::from(h[i] > 0.0)),
-                            };
-                            back * deriv
-                        })
-                        .collect();
+                    self.back.clear();
+                    for (i, h) in input.iter().enumerate() {
+                        let back: f64 = self
+                            .delta
+                            .iter()
+                            .enumerate()
+                            .map(|(o, d)| d * self.w[l][o * fan_in + i])
+                            .sum();
+                        let deriv = match self.act {
+                            Activation::Tanh => 1.0 - h * h,
+                            Activation::Relu => f64::from(u8::from(*h > 0.0)),
+                        };
+                        self.back.push(back * deriv);
+                    }
+                    std::mem::swap(&mut self.delta, &mut self.back);
                 }
             }
         }
-        let scale = lr / xs.len() as f64;
+        let scale = lr / batch.len() as f64;
         for l in 0..=last {
-            self.w[l].iter_mut().zip(&gw[l]).for_each(|(w, g)| *w -= scale * g);
-            self.b[l].iter_mut().zip(&gb[l]).for_each(|(b, g)| *b -= scale * g);
+            self.w[l].iter_mut().zip(&self.gw[l]).for_each(|(w, g)| *w -= scale * g);
+            self.b[l].iter_mut().zip(&self.gb[l]).for_each(|(b, g)| *b -= scale * g);
         }
     }
 }
@@ -345,7 +369,7 @@ pub fn run(cfg: &DemoConfig, mut on_epoch: impl FnMut(usize)) -> Result<DemoRun>
     let mut next = 0;
     for epoch in 0..=cfg.epochs {
         if next < epochs.len() && epochs[next] == epoch {
-            let (acts, acc) = record(&net, &inputs, &y, test)?;
+            let (acts, acc) = record(&mut net, &inputs, &y, test)?;
             activations.push(acts);
             test_accuracy.push(acc);
             next += 1;
@@ -355,9 +379,7 @@ pub fn run(cfg: &DemoConfig, mut on_epoch: impl FnMut(usize)) -> Result<DemoRun>
         }
         train.shuffle(&mut rng);
         for chunk in train.chunks(cfg.batch) {
-            let xs: Vec<Vec<f64>> = chunk.iter().map(|&i| inputs[i].clone()).collect();
-            let ys: Vec<u32> = chunk.iter().map(|&i| y[i]).collect();
-            net.step(&xs, &ys, cfg.learning_rate);
+            net.step(&inputs, &y, chunk, cfg.learning_rate);
         }
         on_epoch(epoch + 1);
     }
@@ -372,8 +394,19 @@ pub fn run(cfg: &DemoConfig, mut on_epoch: impl FnMut(usize)) -> Result<DemoRun>
 }
 
 /// Every layer's activations on all inputs, and the held-out accuracy.
-fn record(net: &Net, inputs: &[Vec<f64>], y: &[u32], test: &[usize]) -> Result<(Vec<Dataset>, f64)> {
-    let outs: Vec<Vec<Vec<f64>>> = inputs.iter().map(|x| net.forward(x)).collect();
+fn record(
+    net: &mut Net,
+    inputs: &[Vec<f64>],
+    y: &[u32],
+    test: &[usize],
+) -> Result<(Vec<Dataset>, f64)> {
+    let outs: Vec<Vec<Vec<f64>>> = inputs
+        .iter()
+        .map(|x| {
+            net.forward(x);
+            net.outs.clone()
+        })
+        .collect();
     let mut layers = Vec::with_capacity(WIDTHS.len() - 1);
     for (l, &w) in WIDTHS[1..].iter().enumerate() {
         let data: Vec<f32> = outs.iter().flat_map(|o| o[l].iter().map(|&v| v as f32)).collect();
