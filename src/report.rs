@@ -336,10 +336,21 @@ where
                 .map(|r| (r.epoch, to_bits(r.i_xt, r.units), to_bits(r.i_ty, r.units)))
                 .collect();
             pts.sort_by_key(|p| p.0);
+            // plotters draws a thick line as polygons whose normals divide by the
+            // segment length: a zero-length segment throws a spike across the picture.
+            let mut line: Vec<(f64, f64)> = Vec::with_capacity(pts.len());
+            for p in &pts {
+                let far = |q: &(f64, f64)| {
+                    (q.0 - p.1).abs() > 1e-6 * x_max.max(1.0) || (q.1 - p.2).abs() > 1e-6 * y_max.max(1.0)
+                };
+                if line.last().is_none_or(far) {
+                    line.push((p.1, p.2));
+                }
+            }
             let colour = LAYER_COLOURS[li % LAYER_COLOURS.len()];
             chart
                 .draw_series(LineSeries::new(
-                    pts.iter().map(|p| (p.1, p.2)),
+                    line,
                     colour.stroke_width(2),
                 ))
                 .map_err(plot_err)?
