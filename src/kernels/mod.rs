@@ -355,6 +355,11 @@ pub trait Kernels: Send + Sync {
     /// Which backend this is.
     fn backend(&self) -> Backend;
 
+    /// A name for the device that runs the kernels (estimates report it).
+    fn device_name(&self) -> String {
+        self.backend().to_string()
+    }
+
     /// For each query row: the distance to its k-th nearest reference row.
     ///
     /// Contract: with `exclude_self`, query i and reference i are the same point
@@ -587,6 +592,9 @@ impl Engine {
 impl Kernels for Engine {
     fn backend(&self) -> Backend {
         self.kernels().backend()
+    }
+    fn device_name(&self) -> String {
+        Engine::device_name(self)
     }
     fn knn(&self, q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> Result<KnnOut> {
         self.kernels().knn(q, r, spec)
