@@ -251,7 +251,11 @@ impl Net {
                 Activation::Relu => 2.0,
             };
             let normal = Normal::new(0.0, (gain / fan_in as f64).sqrt()).expect("positive std");
-            w.push((0..fan_in * fan_out).map(|_| normal.sample(rng)).collect::<Vec<f64>>());
+            w.push(
+                (0..fan_in * fan_out)
+                    .map(|_| normal.sample(rng))
+                    .collect::<Vec<f64>>(),
+            );
             b.push(vec![0.0; fan_out]);
         }
         let gw = w.iter().map(|w| vec![0.0; w.len()]).collect();
@@ -338,8 +342,14 @@ impl Net {
         }
         let scale = lr / batch.len() as f64;
         for l in 0..=last {
-            self.w[l].iter_mut().zip(&self.gw[l]).for_each(|(w, g)| *w -= scale * g);
-            self.b[l].iter_mut().zip(&self.gb[l]).for_each(|(b, g)| *b -= scale * g);
+            self.w[l]
+                .iter_mut()
+                .zip(&self.gw[l])
+                .for_each(|(w, g)| *w -= scale * g);
+            self.b[l]
+                .iter_mut()
+                .zip(&self.gb[l])
+                .for_each(|(b, g)| *b -= scale * g);
         }
     }
 }
@@ -409,8 +419,16 @@ fn record(
         .collect();
     let mut layers = Vec::with_capacity(WIDTHS.len() - 1);
     for (l, &w) in WIDTHS[1..].iter().enumerate() {
-        let data: Vec<f32> = outs.iter().flat_map(|o| o[l].iter().map(|&v| v as f32)).collect();
-        layers.push(Dataset::new(format!("layer{}", l + 1), data, inputs.len(), w)?);
+        let data: Vec<f32> = outs
+            .iter()
+            .flat_map(|o| o[l].iter().map(|&v| v as f32))
+            .collect();
+        layers.push(Dataset::new(
+            format!("layer{}", l + 1),
+            data,
+            inputs.len(),
+            w,
+        )?);
     }
     let last = WIDTHS.len() - 2;
     let correct = test

@@ -103,7 +103,11 @@ fn opt(v: Option<f64>) -> String {
 /// shortest text that reads back to the same f64.
 pub fn plane_csv(rows: &[PlaneRow]) -> String {
     let mut out = String::new();
-    let header: Vec<&str> = CSV_COLUMNS.iter().chain(&CSV_EXTRA_COLUMNS).copied().collect();
+    let header: Vec<&str> = CSV_COLUMNS
+        .iter()
+        .chain(&CSV_EXTRA_COLUMNS)
+        .copied()
+        .collect();
     out.push_str(&header.join(","));
     out.push('\n');
     for r in rows {
@@ -144,12 +148,15 @@ pub fn plane_json(rows: &[PlaneRow]) -> Result<String> {
     })
 }
 
+/// Draws a picture into the file at the given path.
+pub type DrawToFile = Box<dyn FnOnce(&Path) -> Result<()>>;
+
 /// A file to be written by [`write_all_atomic`].
 pub enum Output {
     /// Bytes to write as they are.
     Bytes(Vec<u8>),
     /// A plot drawn straight into a file (plotters' bitmap backend encodes by path).
-    Png(Box<dyn FnOnce(&Path) -> Result<()>>),
+    Png(DrawToFile),
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> Error {
@@ -165,7 +172,10 @@ fn temp_path(dest: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
     // A hidden sibling with our pid, so concurrent runs never share a temporary.
-    let ext = dest.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = dest
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default();
     dest.with_file_name(format!(".{name}.{}.tmp.{ext}", std::process::id()))
 }
 
@@ -246,7 +256,11 @@ fn epoch_colour(t: f64) -> RGBColor {
         (1.0, [253.0, 231.0, 37.0]),
     ];
     let t = t.clamp(0.0, 1.0);
-    let i = STOPS.iter().rposition(|(s, _)| *s <= t).unwrap_or(0).min(STOPS.len() - 2);
+    let i = STOPS
+        .iter()
+        .rposition(|(s, _)| *s <= t)
+        .unwrap_or(0)
+        .min(STOPS.len() - 2);
     let (s0, c0) = STOPS[i];
     let (s1, c1) = STOPS[i + 1];
     let f = (t - s0) / (s1 - s0);
@@ -281,7 +295,11 @@ fn plot_err(e: impl std::fmt::Display) -> Error {
 }
 
 /// Draws the information plane of `rows` on any plotters backend.
-fn draw<DB: DrawingBackend>(area: DrawingArea<DB, plotters::coord::Shift>, rows: &[PlaneRow], title: &str) -> Result<()>
+fn draw<DB: DrawingBackend>(
+    area: DrawingArea<DB, plotters::coord::Shift>,
+    rows: &[PlaneRow],
+    title: &str,
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
@@ -311,8 +329,14 @@ where
         let ys = mine.iter().map(|r| to_bits(r.i_ty, r.units));
         let x_max = xs.fold(0.0f64, f64::max).max(1e-3) * 1.05;
         let y_max = ys.fold(0.0f64, f64::max).max(1e-3) * 1.05;
-        let x_min = mine.iter().map(|r| to_bits(r.i_xt, r.units)).fold(0.0f64, f64::min);
-        let y_min = mine.iter().map(|r| to_bits(r.i_ty, r.units)).fold(0.0f64, f64::min);
+        let x_min = mine
+            .iter()
+            .map(|r| to_bits(r.i_xt, r.units))
+            .fold(0.0f64, f64::min);
+        let y_min = mine
+            .iter()
+            .map(|r| to_bits(r.i_ty, r.units))
+            .fold(0.0f64, f64::min);
         let mut chart = ChartBuilder::on(panel)
             .caption(format!("estimator: {est}"), ("sans-serif", 18).into_font())
             .margin(12)
@@ -341,7 +365,8 @@ where
             let mut line: Vec<(f64, f64)> = Vec::with_capacity(pts.len());
             for p in &pts {
                 let far = |q: &(f64, f64)| {
-                    (q.0 - p.1).abs() > 1e-6 * x_max.max(1.0) || (q.1 - p.2).abs() > 1e-6 * y_max.max(1.0)
+                    (q.0 - p.1).abs() > 1e-6 * x_max.max(1.0)
+                        || (q.1 - p.2).abs() > 1e-6 * y_max.max(1.0)
                 };
                 if line.last().is_none_or(far) {
                     line.push((p.1, p.2));
@@ -349,17 +374,17 @@ where
             }
             let colour = LAYER_COLOURS[li % LAYER_COLOURS.len()];
             chart
-                .draw_series(LineSeries::new(
-                    line,
-                    colour.stroke_width(2),
-                ))
+                .draw_series(LineSeries::new(line, colour.stroke_width(2)))
                 .map_err(plot_err)?
                 .label(*layer)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
+                });
             chart
-                .draw_series(pts.iter().map(|p| {
-                    Circle::new((p.1, p.2), 4, epoch_colour(epoch_t(p.0)).filled())
-                }))
+                .draw_series(
+                    pts.iter()
+                        .map(|p| Circle::new((p.1, p.2), 4, epoch_colour(epoch_t(p.0)).filled())),
+                )
                 .map_err(plot_err)?;
         }
         chart
@@ -379,13 +404,23 @@ where
         let t0 = s as f64 / steps as f64;
         let y0 = bar_top + ((1.0 - t0) * bar_h as f64) as i32;
         let y1 = bar_top + ((1.0 - (s + 1) as f64 / steps as f64) * bar_h as f64) as i32;
-        bar.draw(&Rectangle::new([(20, y1), (44, y0)], epoch_colour(t0).filled()))
-            .map_err(plot_err)?;
+        bar.draw(&Rectangle::new(
+            [(20, y1), (44, y0)],
+            epoch_colour(t0).filled(),
+        ))
+        .map_err(plot_err)?;
     }
-    bar.draw(&Rectangle::new([(20, bar_top), (44, bar_top + bar_h)], BLACK))
-        .map_err(plot_err)?;
-    bar.draw(&Text::new("epoch", (14, bar_top - 26), ("sans-serif", 15).into_font()))
-        .map_err(plot_err)?;
+    bar.draw(&Rectangle::new(
+        [(20, bar_top), (44, bar_top + bar_h)],
+        BLACK,
+    ))
+    .map_err(plot_err)?;
+    bar.draw(&Text::new(
+        "epoch",
+        (14, bar_top - 26),
+        ("sans-serif", 15).into_font(),
+    ))
+    .map_err(plot_err)?;
     let ticks = [0usize, max_epoch / 100, max_epoch / 10, max_epoch];
     let mut last_y: Option<i32> = None;
     for &e in ticks.iter() {
@@ -394,8 +429,12 @@ where
             continue;
         }
         last_y = Some(y);
-        bar.draw(&Text::new(e.to_string(), (50, y - 7), ("sans-serif", 13).into_font()))
-            .map_err(plot_err)?;
+        bar.draw(&Text::new(
+            e.to_string(),
+            (50, y - 7),
+            ("sans-serif", 13).into_font(),
+        ))
+        .map_err(plot_err)?;
     }
     area_present(bar)
 }

@@ -152,7 +152,10 @@ fn npy_shapes_1d_3d_and_rejected_0d() {
     zero.extend(1.0f32.to_le_bytes());
     let p = write(dir.path(), "zero.npy", &zero);
     let e = load(&spec(&p)).unwrap_err();
-    assert!(matches!(e, Error::Format { .. }) && e.to_string().contains("zero.npy"), "{e}");
+    assert!(
+        matches!(e, Error::Format { .. }) && e.to_string().contains("zero.npy"),
+        "{e}"
+    );
     assert!(e.to_string().contains("0-D"), "{e}");
 }
 
@@ -167,7 +170,11 @@ fn malformed_npy_files_give_errors_that_name_them() {
         ("header.npy", good[..20].to_vec(), "header"),
         ("complex.npy", header("<c8", false, "(3, 2)"), "dtype"),
         ("object.npy", header("|O", false, "(3, 2)"), "dtype"),
-        ("huge.npy", header("<f8", false, "(99999999999, 99999999999)"), "large"),
+        (
+            "huge.npy",
+            header("<f8", false, "(99999999999, 99999999999)"),
+            "large",
+        ),
         ("empty_rows.npy", header("<f4", false, "(0, 3)"), "empty"),
     ];
     let mut nan = header("<f4", false, "(2,)");
@@ -244,19 +251,27 @@ fn npz_stored_and_deflated() {
         assert_eq!(io::list_npz(&p).unwrap(), ["acts", "labels"]);
         let e = load(&spec(&p)).unwrap_err().to_string();
         assert!(e.contains("acts, labels") && e.contains(name), "{e}");
-        let e = load(&format!("{}:nope", p.display())).unwrap_err().to_string();
+        let e = load(&format!("{}:nope", p.display()))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(":nope") && e.contains("acts, labels"), "{e}");
     }
     let bad = write(dir.path(), "bad.npz", b"PK\x03\x04 this is not a zip");
     let e = load(&format!("{}:acts", bad.display())).unwrap_err();
-    assert!(e.is_input_error() && e.to_string().contains("bad.npz"), "{e}");
+    assert!(
+        e.is_input_error() && e.to_string().contains("bad.npz"),
+        "{e}"
+    );
 }
 
 #[test]
 fn safetensors_dtypes_and_names() {
     use safetensors::tensor::{Dtype, TensorView};
     let dir = tempfile::tempdir().unwrap();
-    let f32_bytes: Vec<u8> = expected("f4").iter().flat_map(|v| v.to_le_bytes()).collect();
+    let f32_bytes: Vec<u8> = expected("f4")
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     let f16_bytes: Vec<u8> = expected("f2")
         .iter()
         .flat_map(|&v| half::f16::from_f32(v).to_bits().to_le_bytes())
@@ -271,11 +286,26 @@ fn safetensors_dtypes_and_names() {
         .collect();
     let bool_bytes: Vec<u8> = expected("b1").iter().map(|&v| v as u8).collect();
     let tensors = vec![
-        ("a_f32", TensorView::new(Dtype::F32, vec![3, 2], &f32_bytes).unwrap()),
-        ("b_f16", TensorView::new(Dtype::F16, vec![3, 2], &f16_bytes).unwrap()),
-        ("c_bf16", TensorView::new(Dtype::BF16, vec![3, 2], &bf16_bytes).unwrap()),
-        ("d_i64", TensorView::new(Dtype::I64, vec![3, 2], &i64_bytes).unwrap()),
-        ("e_bool", TensorView::new(Dtype::BOOL, vec![6], &bool_bytes).unwrap()),
+        (
+            "a_f32",
+            TensorView::new(Dtype::F32, vec![3, 2], &f32_bytes).unwrap(),
+        ),
+        (
+            "b_f16",
+            TensorView::new(Dtype::F16, vec![3, 2], &f16_bytes).unwrap(),
+        ),
+        (
+            "c_bf16",
+            TensorView::new(Dtype::BF16, vec![3, 2], &bf16_bytes).unwrap(),
+        ),
+        (
+            "d_i64",
+            TensorView::new(Dtype::I64, vec![3, 2], &i64_bytes).unwrap(),
+        ),
+        (
+            "e_bool",
+            TensorView::new(Dtype::BOOL, vec![6], &bool_bytes).unwrap(),
+        ),
     ];
     let bytes = safetensors::serialize(tensors, &None).unwrap();
     let p = write(dir.path(), "run.safetensors", &bytes);
@@ -292,11 +322,16 @@ fn safetensors_dtypes_and_names() {
     let b = load(&format!("{}:e_bool", p.display())).unwrap();
     assert_eq!((b.n(), b.d()), (6, 1));
     assert_eq!(io::list_safetensors(&p).unwrap().len(), 5);
-    let e = load(&format!("{}:zzz", p.display())).unwrap_err().to_string();
+    let e = load(&format!("{}:zzz", p.display()))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("run.safetensors:zzz"), "{e}");
     let bad = write(dir.path(), "bad.safetensors", &bytes[..bytes.len() / 2]);
     let e = load(&format!("{}:a_f32", bad.display())).unwrap_err();
-    assert!(e.is_input_error() && e.to_string().contains("bad.safetensors"), "{e}");
+    assert!(
+        e.is_input_error() && e.to_string().contains("bad.safetensors"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -308,7 +343,11 @@ fn csv_with_and_without_header() {
     assert_eq!(a.data, vec![1.0, -2.0, 3.0, 4.5, -5.0, 6.0]);
     assert!(!a.discrete);
 
-    let p = write(dir.path(), "head.csv", b"a,label,b\r\n0.5,1,2\r\n0.25,0,3\r\n");
+    let p = write(
+        dir.path(),
+        "head.csv",
+        b"a,label,b\r\n0.5,1,2\r\n0.25,0,3\r\n",
+    );
     let a = load(&spec(&p)).unwrap();
     assert_eq!(a.shape, vec![2, 3]);
     let l = load(&format!("{}:label", p.display())).unwrap();
@@ -329,6 +368,8 @@ fn csv_with_and_without_header() {
         let e = load(&spec(&p)).unwrap_err().to_string();
         assert!(e.contains(name) && e.contains(needle), "{name}: {e}");
     }
-    let e = load(&format!("{}:zz", p.display())).unwrap_err().to_string();
+    let e = load(&format!("{}:zz", p.display()))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("zz"), "{e}");
 }

@@ -62,10 +62,16 @@ pub fn read_csv(path: &Path, columns: Option<&str>) -> Result<Array> {
             })?;
             spec.split(',')
                 .map(|c| {
-                    h.iter().position(|x| x == c.trim()).ok_or_else(|| Error::Format {
-                        path: path.to_path_buf(),
-                        reason: format!("no column `{}`; the header has: {}", c.trim(), h.join(", ")),
-                    })
+                    h.iter()
+                        .position(|x| x == c.trim())
+                        .ok_or_else(|| Error::Format {
+                            path: path.to_path_buf(),
+                            reason: format!(
+                                "no column `{}`; the header has: {}",
+                                c.trim(),
+                                h.join(", ")
+                            ),
+                        })
                 })
                 .collect::<Result<_>>()?
         }
@@ -78,16 +84,25 @@ pub fn read_csv(path: &Path, columns: Option<&str>) -> Result<Array> {
         if fields.len() != width {
             return Err(bad(
                 ln,
-                format!("{} fields, expected {width} like the first line", fields.len()),
+                format!(
+                    "{} fields, expected {width} like the first line",
+                    fields.len()
+                ),
             ));
         }
         for &c in &picked {
             let f = &fields[c];
             let v: f64 = f.parse().map_err(|_| {
-                bad(ln, format!("column {} holds `{f}`, which is not a number", c + 1))
+                bad(
+                    ln,
+                    format!("column {} holds `{f}`, which is not a number", c + 1),
+                )
             })?;
             if !v.is_finite() {
-                return Err(bad(ln, format!("column {} holds `{f}`, which is not finite", c + 1)));
+                return Err(bad(
+                    ln,
+                    format!("column {} holds `{f}`, which is not finite", c + 1),
+                ));
             }
             let is_int = !f.contains(['.', 'e', 'E']) && v.abs() <= MAX_EXACT_INT;
             all_int &= is_int;

@@ -111,10 +111,9 @@ pub fn split_spec(spec: &str) -> (PathBuf, Option<String>) {
     }
     match spec.rfind(':') {
         // A single drive letter ("C:\data") is not an array name.
-        Some(i) if i > 1 && i + 1 < spec.len() => (
-            PathBuf::from(&spec[..i]),
-            Some(spec[i + 1..].to_string()),
-        ),
+        Some(i) if i > 1 && i + 1 < spec.len() => {
+            (PathBuf::from(&spec[..i]), Some(spec[i + 1..].to_string()))
+        }
         _ => (PathBuf::from(spec), None),
     }
 }
@@ -208,8 +207,9 @@ pub(crate) fn check_shape(what: &Path, shape: &[usize]) -> Result<usize> {
     if shape.is_empty() {
         return Err(Error::Format {
             path: what.to_path_buf(),
-            reason: "a 0-D array (a scalar) has no samples: expected shape (n,), (n, d) or (n, ...)"
-                .into(),
+            reason:
+                "a 0-D array (a scalar) has no samples: expected shape (n,), (n, d) or (n, ...)"
+                    .into(),
         });
     }
     if shape.contains(&0) {
@@ -378,7 +378,10 @@ mod tests {
     fn fortran_reorder_matches_c_order() {
         // 2×3 array [[0,1,2],[3,4,5]] in Fortran order is 0,3,1,4,2,5.
         let f = [0.0, 3.0, 1.0, 4.0, 2.0, 5.0];
-        assert_eq!(fortran_to_c(&f, &[2, 3]), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(
+            fortran_to_c(&f, &[2, 3]),
+            vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+        );
         // 2×2×2: C value = 4i + 2j + k; Fortran offset = i + 2j + 4k.
         let mut f3 = vec![0.0; 8];
         for i in 0..2 {

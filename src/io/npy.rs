@@ -56,7 +56,8 @@ pub fn parse_npy(bytes: &[u8], path: &Path, array: Option<&str>) -> Result<Array
         })?;
     let header = std::str::from_utf8(&bytes[start..end])
         .map_err(|_| bad("the .npy header is not text".into()))?;
-    let h = Header::parse(header).map_err(|e| bad(format!("bad .npy header `{}`: {e}", header.trim())))?;
+    let h = Header::parse(header)
+        .map_err(|e| bad(format!("bad .npy header `{}`: {e}", header.trim())))?;
     let elem = parse_descr(&h.descr).map_err(bad)?;
     check_shape(&what, &h.shape)?;
     let data = decode(&what, &bytes[end..], elem, &h.shape, h.fortran)?;
@@ -142,7 +143,10 @@ impl Header {
             match key.as_str() {
                 "descr" => {
                     if p.peek() == Some(b'[') {
-                        return Err("structured dtypes are not supported: save a plain numeric array".into());
+                        return Err(
+                            "structured dtypes are not supported: save a plain numeric array"
+                                .into(),
+                        );
                     }
                     descr = Some(p.string()?)
                 }
@@ -255,7 +259,8 @@ mod tests {
 
     #[test]
     fn header_variants() {
-        let h = Header::parse("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }").unwrap();
+        let h =
+            Header::parse("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }").unwrap();
         assert_eq!(
             h,
             Header {
@@ -267,14 +272,22 @@ mod tests {
         let h = Header::parse("{'shape': (5,), 'fortran_order': True, 'descr': '|b1'}").unwrap();
         assert_eq!(h.shape, vec![5]);
         assert!(h.fortran);
-        assert_eq!(Header::parse("{'descr': '<f8', 'fortran_order': False, 'shape': ()}").unwrap().shape, Vec::<usize>::new());
-        assert!(Header::parse("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}").is_err());
+        assert_eq!(
+            Header::parse("{'descr': '<f8', 'fortran_order': False, 'shape': ()}")
+                .unwrap()
+                .shape,
+            Vec::<usize>::new()
+        );
+        assert!(
+            Header::parse("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}")
+                .is_err()
+        );
         assert!(Header::parse("{'descr': '<f4'").is_err());
     }
 
     #[test]
     fn descr_codes() {
-        assert_eq!(parse_descr(">i2").unwrap().big_endian, true);
+        assert!(parse_descr(">i2").unwrap().big_endian);
         assert_eq!(parse_descr("<f2").unwrap().kind, ElemKind::Float);
         assert!(parse_descr("<c8").is_err());
         assert!(parse_descr("<f3").is_err());

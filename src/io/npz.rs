@@ -1,7 +1,7 @@
 //! NumPy `.npz` archives: a zip file of `.npy` members, stored (`np.savez`)
 //! or deflated (`np.savez_compressed`). Array `name` is the member `name.npy`.
 
-use super::{npy::parse_npy, array_path, Array};
+use super::{array_path, npy::parse_npy, Array};
 use crate::error::{Error, Result};
 use std::io::Read;
 use std::path::Path;
@@ -46,10 +46,12 @@ pub fn read_npz(path: &Path, name: Option<&str>) -> Result<Array> {
     };
     let mut z = open(path)?;
     let what = array_path(path, Some(&name));
-    let mut member = z.by_name(&format!("{name}.npy")).map_err(|_| Error::Format {
-        path: what.clone(),
-        reason: format!("no such array; the archive holds: {}", names.join(", ")),
-    })?;
+    let mut member = z
+        .by_name(&format!("{name}.npy"))
+        .map_err(|_| Error::Format {
+            path: what.clone(),
+            reason: format!("no such array; the archive holds: {}", names.join(", ")),
+        })?;
     // The declared size bounds the allocation; a lying header only shortens the read.
     let declared = member.size();
     let mut bytes = Vec::with_capacity(declared.min(1 << 30) as usize);
