@@ -360,8 +360,10 @@ where
                 .map(|r| (r.epoch, to_bits(r.i_xt, r.units), to_bits(r.i_ty, r.units)))
                 .collect();
             pts.sort_by_key(|p| p.0);
-            // plotters draws a thick line as polygons whose normals divide by the
-            // segment length: a zero-length segment throws a spike across the picture.
+            // plotters joins the segments of a thick polyline with mitres, which
+            // spike across the picture where a trajectory turns back on itself;
+            // separate two-point segments have no joins. Zero-length ones are
+            // dropped (their normal is undefined).
             let mut line: Vec<(f64, f64)> = Vec::with_capacity(pts.len());
             for p in &pts {
                 let far = |q: &(f64, f64)| {
@@ -373,8 +375,15 @@ where
                 }
             }
             let colour = LAYER_COLOURS[li % LAYER_COLOURS.len()];
+            let style = colour.stroke_width(2);
+            // A layer that never moves still gets its legend entry (a one-point path).
+            let segments: Vec<Vec<(f64, f64)>> = if line.len() < 2 {
+                vec![line.clone()]
+            } else {
+                line.windows(2).map(|w| w.to_vec()).collect()
+            };
             chart
-                .draw_series(LineSeries::new(line, colour.stroke_width(2)))
+                .draw_series(segments.into_iter().map(|s| PathElement::new(s, style)))
                 .map_err(plot_err)?
                 .label(*layer)
                 .legend(move |(x, y)| {
