@@ -124,21 +124,8 @@ impl Dataset {
     /// (population, as JIDT's `normalise`). A constant column becomes all
     /// zeros: it has no spread to scale by, and carries no information.
     pub fn standardized(&self) -> Dataset {
-        let n = self.n.max(1) as f64;
-        let mut mean = vec![0f64; self.d];
-        for row in self.data.chunks_exact(self.d) {
-            for (m, &v) in mean.iter_mut().zip(row) {
-                *m += v as f64;
-            }
-        }
-        mean.iter_mut().for_each(|m| *m /= n);
-        let mut var = vec![0f64; self.d];
-        for row in self.data.chunks_exact(self.d) {
-            for ((s, &v), m) in var.iter_mut().zip(row).zip(&mean) {
-                *s += (v as f64 - m).powi(2);
-            }
-        }
-        let sd: Vec<f64> = var.iter().map(|s| (s / n).sqrt()).collect();
+        let mean = self.column_mean();
+        let sd = self.column_std();
         let mut data = self.data.clone();
         for row in data.chunks_exact_mut(self.d) {
             for ((v, m), s) in row.iter_mut().zip(&mean).zip(&sd) {
@@ -158,20 +145,47 @@ impl Dataset {
     }
 
     /// How many rows duplicate an earlier row exactly (−0.0 equals 0.0).
-    /// n rows with only m distinct values give n − m.
+    /// n rows with only m distinct values give n − m. Sorts row indices (no
+    /// copy of the data), so it is affordable on large layers.
     pub fn duplicate_rows(&self) -> usize {
         if self.n < 2 {
             return 0;
         }
-        let key = |i: usize| -> Vec<u32> {
+        let bits = |v: f32| if v == 0.0 { 0 } else { v.to_bits() };
+        let row = |i: usize| {
             self.data[i * self.d..(i + 1) * self.d]
                 .iter()
-                .map(|&v| if v == 0.0 { 0 } else { v.to_bits() })
-                .collect()
+                .map(|&v| bits(v))
         };
-        let mut keys: Vec<Vec<u32>> = (0..self.n).map(key).collect();
-        keys.sort_unstable();
-        keys.windows(2).filter(|w| w[0] == w[1]).count()
+        let mut order: Vec<usize> = (0..self.n).collect();
+        order.sort_unstable_by(|&a, &b| row(a).cmp(row(b)));
+        order.windows(2).filter(|w| row(w[0]).eq(row(w[1]))).count()
+    }
+
+    /// Per column: the mean, accumulated in f64 in row order.
+    pub fn column_mean(&self) -> Vec<f64> {
+        let n = self.n.max(1) as f64;
+        let mut mean = vec![0f64; self.d];
+        for row in self.data.chunks_exact(self.d) {
+            for (m, &v) in mean.iter_mut().zip(row) {
+                *m += v as f64;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n);
+        mean
+    }
+
+    /// Per column: the population standard deviation (0 for a constant column).
+    pub fn column_std(&self) -> Vec<f64> {
+        let n = self.n.max(1) as f64;
+        let mean = self.column_mean();
+        let mut var = vec![0f64; self.d];
+        for row in self.data.chunks_exact(self.d) {
+            for ((s, &v), m) in var.iter_mut().zip(row).zip(&mean) {
+                *s += (v as f64 - m).powi(2);
+            }
+        }
+        var.iter().map(|s| (s / n).sqrt()).collect()
     }
 
     /// The columns of several datasets side by side (the joint space of KSG).

@@ -202,10 +202,10 @@ mod tests {
         // Columns (0,1,2,3) and (0,1,2,4): var 5/3 and 35/12·… computed directly.
         let x = Dataset::new("x", vec![0.0, 1.0, 2.0, 3.0], 4, 1).unwrap();
         let y = Dataset::new("y", vec![0.0, 1.0, 2.0, 4.0], 4, 1).unwrap();
-        let (vx, vy, cxy) = (5.0 / 3.0, 35.0 / 12.0, 13.0 / 6.0);
-        let want = (vx * vy - cxy * cxy as f64).ln();
+        let (vx, vy, cxy): (f64, f64, f64) = (5.0 / 3.0, 35.0 / 12.0, 13.0 / 6.0);
+        let want = (vx * vy - cxy * cxy).ln();
         assert!((ln_det_cov(&[&x, &y]).unwrap() - want).abs() < LOGDET_TOL);
-        assert!((ln_det_cov(&[&x]).unwrap() - (vx as f64).ln()).abs() < LOGDET_TOL);
+        assert!((ln_det_cov(&[&x]).unwrap() - vx.ln()).abs() < LOGDET_TOL);
     }
 
     #[test]

@@ -92,7 +92,21 @@ impl ValidKnnEntropy {
         check_rows_for_k(x.name(), x.n(), p.k)?;
         let mut diag = Diagnostics::default();
         let xs = p.prep.apply(x, 0, &mut diag)?;
-        let value = kl_nats(&xs, p.k, p.norm, kern)?;
+        let mut value = kl_nats(&xs, p.k, p.norm, kern)?;
+        if p.prep.standardize {
+            // H(aX) = H(X) + ln|a|: undo the scaling so the result is still H(X).
+            let back: f64 = x
+                .column_std()
+                .iter()
+                .filter(|&&s| s > 0.0)
+                .map(|s| s.ln())
+                .sum();
+            value += back;
+            diag.notes.push(format!(
+                "estimated on standardised columns, then Σ ln σ_c = {back:.6} nats added back \
+                 (H(aX) = H(X) + ln|a|), so the value is the entropy of the data as given"
+            ));
+        }
         let meta = Meta {
             quantity: "H(X)",
             estimator: "kl",

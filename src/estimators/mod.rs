@@ -134,8 +134,15 @@ impl Prep {
     /// Counts duplicates (recorded in `diag`), standardises if asked, adds noise
     /// if asked. `stream` keeps the noise of X, Y and Z independent under one seed.
     pub fn apply(&self, ds: &Dataset, stream: u64, diag: &mut Diagnostics) -> Result<Dataset> {
-        diag.duplicates
-            .push((ds.name().to_string(), ds.duplicate_rows()));
+        let dups = ds.duplicate_rows();
+        diag.duplicates.push((ds.name().to_string(), dups));
+        if dups > 0 && !self.noise {
+            diag.notes.push(format!(
+                "{}: {dups} duplicate rows and no tie-breaking noise: neighbour distances of 0 \
+                 make kNN estimates unreliable there",
+                ds.name()
+            ));
+        }
         let out = if self.standardize {
             ds.standardized()
         } else {
