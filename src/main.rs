@@ -240,7 +240,18 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Each cause once: our errors already print their source in their message.
+            let mut msg = String::new();
+            for cause in e.chain() {
+                let text = cause.to_string();
+                if !msg.contains(&text) {
+                    if !msg.is_empty() {
+                        msg.push_str(": ");
+                    }
+                    msg.push_str(&text);
+                }
+            }
+            eprintln!("error: {msg}");
             let input = e
                 .chain()
                 .find_map(|c| c.downcast_ref::<Error>())
@@ -436,6 +447,11 @@ fn mi(a: MiArgs) -> Result<()> {
             .check()?
             .mi_datasets(&x.to_dataset()?, &y.to_dataset()?)?,
     };
+    // The estimators name their quantities for layers (T); here the user gave X and Y.
+    let mut est = est;
+    if z.is_none() {
+        est.quantity = "I(X;Y)".into();
+    }
     print_estimates(&[est], c.format)
 }
 
@@ -482,6 +498,8 @@ fn entropy(a: EntropyArgs) -> Result<()> {
             .check()?
             .entropy(&symbols(&x)?)?,
     };
+    let mut est = est;
+    est.quantity = "H(X)".into();
     print_estimates(&[est], c.format)
 }
 
@@ -583,7 +601,7 @@ fn plane_cmd(a: PlaneArgs) -> Result<()> {
     if a.bins == 0 {
         return Err(Error::param("bins", "must be at least 1, got 0").into());
     }
-    let opts = PlaneOptions {
+    let mut opts = PlaneOptions {
         methods: plane::parse_methods(a.estimators.as_deref().unwrap_or(if a.run.is_some() {
             "binned,kde,ksg"
         } else {
@@ -662,6 +680,18 @@ fn plane_cmd(a: PlaneArgs) -> Result<()> {
                 cfg.epochs
             );
             let eng = engine(a.backend)?;
+            if activation == Activation::Relu {
+                // ReLU units are unbounded above: bin [0, max] over every layer and epoch
+                // instead of tanh's [-1, 1], as Saxe et al. (2018) do.
+                let top = run
+                    .activations
+                    .iter()
+                    .flatten()
+                    .flat_map(|t| t.values().iter().copied())
+                    .fold(0.0f32, f32::max);
+                opts.range = (0.0, top.max(f32::MIN_POSITIVE));
+                eprintln!("infoplane: ReLU: binned on [0, {top}]");
+            }
             let xs = Symbols::from_dataset(&run.x)?;
             let ys = Symbols::from_labels(&run.y);
             let pb = progress_bar(run.epochs.len() as u64, "estimating");
