@@ -566,6 +566,75 @@ fn input_errors_exit_2_and_name_what_is_wrong() {
 }
 
 #[test]
+fn discrete_flag_turns_float_labels_into_symbols() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    // The labels again, saved as floats 0.0 / 1.0 in a CSV with a header.
+    let labels = std::fs::read(&f.labels).unwrap();
+    let payload = &labels[labels.len() - 2000..];
+    let mut csv = String::from("label\n");
+    for b in payload {
+        csv.push_str(&format!("{}.0\n", b));
+    }
+    let p = dir.path().join("labels.csv");
+    std::fs::write(&p, csv).unwrap();
+    let as_int = ok_json(&[
+        "mi",
+        "--x",
+        s(&f.x),
+        "--y",
+        s(&f.labels),
+        "--estimator",
+        "binned",
+        "--bins",
+        "8",
+        "--range=-3,3",
+        "--backend",
+        "cpu",
+        "--format",
+        "json",
+    ]);
+    let marked = ok_json(&[
+        "mi",
+        "--x",
+        s(&f.x),
+        "--y",
+        &format!("{}:label", s(&p)),
+        "--estimator",
+        "binned",
+        "--bins",
+        "8",
+        "--range=-3,3",
+        "--discrete",
+        "y",
+        "--backend",
+        "cpu",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(num(&as_int, "value"), num(&marked, "value"));
+    // Unmarked, the float labels are binned like X: 0.0 and 1.0 fall in two bins
+    // of [-3, 3], so the value is the same here, but the path differs.
+    let unmarked = ok_json(&[
+        "mi",
+        "--x",
+        s(&f.x),
+        "--y",
+        s(&p),
+        "--estimator",
+        "binned",
+        "--bins",
+        "8",
+        "--range=-3,3",
+        "--backend",
+        "cpu",
+        "--format",
+        "json",
+    ]);
+    assert!((num(&unmarked, "value") - num(&marked, "value")).abs() < 1e-12);
+}
+
+#[test]
 fn devices_lists_adapters() {
     let out = run(&["devices", "--format", "json"]);
     assert!(

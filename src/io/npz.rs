@@ -54,7 +54,7 @@ pub fn read_npz(path: &Path, name: Option<&str>) -> Result<Array> {
         })?;
     // The declared size bounds the allocation; a lying header only shortens the read.
     let declared = member.size();
-    let mut bytes = Vec::with_capacity(declared.min(1 << 30) as usize);
+    let mut bytes = Vec::with_capacity(declared.min(1 << 26) as usize);
     member
         .by_ref()
         .take(declared)
