@@ -117,7 +117,7 @@ impl Metric {
     }
     /// Max over consecutive column blocks of the given widths, each under `norm`.
     pub fn blocks(norm: Norm, widths: &[usize]) -> Result<Self> {
-        if widths.iter().any(|&w| w == 0) {
+        if widths.contains(&0) {
             return Err(Error::param(
                 "metric",
                 "every column block needs at least one column",
@@ -504,7 +504,7 @@ pub mod checks {
                     ));
                 }
                 for (c, e) in edges.iter().enumerate() {
-                    if e.windows(2).any(|w| !(w[0] <= w[1])) || e.iter().any(|v| !v.is_finite()) {
+                    if e.windows(2).any(|w| w[0] > w[1] || w[0].is_nan()) || e.iter().any(|v| !v.is_finite()) {
                         return Err(Error::param(
                             "edges",
                             format!("cut points of column {c} must be finite and ascending"),
