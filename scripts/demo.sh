@@ -2,11 +2,14 @@
 # The main job on the built-in default: trains the 12-10-7-5-4-3-2 tanh
 # network of Shwartz-Ziv & Tishby on the 4096 12-bit inputs, records every
 # layer over training, and writes the information plane (plane.csv,
-# plane.json, plane.svg, plane.png) to ./infoplane-out.
+# plane.json, plane.svg, plane.png) to ./infoplane-out (in the folder it is
+# started from).
 # Installs what it needs on a fresh Debian machine. Extra arguments go to
 # `infoplane plane`, e.g. `./scripts/demo.sh --activation relu --out relu-out`.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+here="$(pwd)"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
 # A fresh Debian image lacks the C linker that cargo needs, and curl for rustup.
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
@@ -19,4 +22,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 . scripts/setup.sh
 cargo build --release --quiet
-exec ./target/release/infoplane plane "$@"
+cd "$here"
+exec "$repo/target/release/infoplane" plane "$@"
