@@ -275,3 +275,59 @@ fn a_bad_run_fails_with_status_2_and_leaves_no_output() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("inputs"));
 }
+
+#[test]
+fn safetensors_epochs_with_3d_activations_are_flattened() {
+    use safetensors::tensor::{Dtype, TensorView};
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    write_run(&run_dir, false);
+    // Replace the folder epochs by safetensors files holding an n × 2 × 2 "conv" layer.
+    for e in ["epoch_0000", "epoch_0005", "epoch_0050"] {
+        std::fs::remove_dir_all(run_dir.join(e)).unwrap();
+    }
+    let n = 200;
+    for (i, epoch) in [1usize, 20].into_iter().enumerate() {
+        let conv: Vec<u8> = (0..n * 4)
+            .flat_map(|j| (((j * (i + 3)) % 7) as f32 / 7.0 - 0.5).to_le_bytes())
+            .collect();
+        let bytes = safetensors::serialize(
+            vec![(
+                "conv1",
+                TensorView::new(Dtype::F32, vec![n, 2, 2], &conv).unwrap(),
+            )],
+            &None,
+        )
+        .unwrap();
+        std::fs::write(run_dir.join(format!("step-{epoch}.safetensors")), bytes).unwrap();
+    }
+    let out_dir = dir.path().join("out");
+    let out = run(&[
+        "plane",
+        "--run",
+        run_dir.to_str().unwrap(),
+        "--estimators",
+        "szt",
+        "--backend",
+        "cpu",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = read_csv(&out_dir.join("plane.csv"));
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0]["epoch"].as_str(), rows[1]["epoch"].as_str()),
+        ("1", "20")
+    );
+    for r in &rows {
+        assert_eq!(r["layer"], "conv1");
+        assert_eq!(r["d"], "4");
+        assert_eq!(r["estimator"], "binned");
+    }
+}
