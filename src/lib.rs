@@ -13,6 +13,7 @@
 pub mod bench;
 pub mod check;
 pub mod data;
+pub mod demo;
 pub mod error;
 pub mod estimators;
 pub mod io;

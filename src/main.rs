@@ -1,9 +1,812 @@
-//! The `infoplane` command line.
+//! The `infoplane` command line: `mi`, `entropy`, `plane` and `devices`.
+//!
+//! Exit status: 0 on success, 2 when the input is at fault (a file, an array,
+//! a flag value: [`infoplane::Error::is_input_error`]; clap's own usage errors
+//! are 2 as well), 1 for anything else (a device failure).
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use infoplane::demo::{self, Activation, DemoConfig};
+use infoplane::estimators::{
+    BinScheme, Binned, Cmi, Discrete, Estimate, Gaussian, Kde, KnnEntropy, Ksg, KsgVariant, Mixed,
+    Symbols, Units,
+};
+use infoplane::io::{self, Array};
+use infoplane::kernels::gpu::list_adapters;
+use infoplane::plane::{self, PlaneOptions, RunLayout};
+use infoplane::report;
+use infoplane::{Backend, BackendChoice, Dataset, Engine, Error};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-fn main() -> Result<()> {
-    env_logger::init();
-    println!("infoplane {}", env!("CARGO_PKG_VERSION"));
+#[derive(Parser)]
+#[command(
+    name = "infoplane",
+    version,
+    about = "Mutual information, entropy and the information plane of neural networks, on GPU (WGSL) or CPU",
+    after_help = "Examples:\n  infoplane plane                      # the built-in Shwartz-Ziv & Tishby experiment\n  infoplane mi --x acts.npy --y labels.npy --estimator mixed\n  infoplane entropy --x acts.npz:layer3 --estimator kl --bits\n  infoplane devices\n\nLogging: RUST_LOG=info (or debug) prints what the engine does."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Mutual information I(X;Y), or I(X;Y|Z) with --z.
+    #[command(
+        after_help = "Examples:\n  infoplane mi --x x.npy --y y.npy                       # KSG-1, k = 3, nats\n  infoplane mi --x acts.npz:layer2 --y labels.npy --estimator mixed --bits\n  infoplane mi --x t.npy --y labels.npy --estimator kde --sigma2 0.001 --format json\n  infoplane mi --x t.npy --y labels.npy --estimator binned --bins 30 --range -1,1\n  infoplane mi --x x.csv --y y.csv --z z.csv               # conditional MI (Frenzel-Pompe)\n  infoplane mi --x bits.npy --y labels.npy --estimator discrete --discrete x"
+    )]
+    Mi(MiArgs),
+    /// Entropy H(X).
+    #[command(
+        after_help = "Examples:\n  infoplane entropy --x x.npy                             # Kozachenko-Leonenko, k = 3\n  infoplane entropy --x t.npy --estimator binned --bins 30 --bits\n  infoplane entropy --x t.npy --estimator kde --format json\n  infoplane entropy --x labels.npy --estimator discrete"
+    )]
+    Entropy(EntropyArgs),
+    /// The information plane of a saved run, or of the built-in experiment when --run is not given.
+    #[command(
+        after_help = "Examples:\n  infoplane plane                                   # built-in: 12-bit task, tanh 12-10-7-5-4-3-2\n  infoplane plane --activation relu --out relu-out  # the ReLU case of Saxe et al.\n  infoplane plane --epochs 200                      # a shorter demo\n  infoplane plane --run runs/mnist --estimators binned,kde,ksg --out mnist-plane\n\nRun folder layout (see docs/formats.md):\n  DIR/inputs.npy  DIR/labels.npy  and either\n  DIR/epoch_0010/layer1.npy ...   (a folder per epoch, one array per layer) or\n  DIR/epoch_0010.npz              (one archive per epoch, arrays named by layer)"
+    )]
+    Plane(PlaneArgs),
+    /// The GPU adapters wgpu sees, and which one `--backend auto` picks.
+    #[command(after_help = "Examples:\n  infoplane devices\n  infoplane devices --format json")]
+    Devices(DevicesArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum Format {
+    Text,
+    Json,
+    Csv,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum BackendArg {
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+impl From<BackendArg> for BackendChoice {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Auto => BackendChoice::Auto,
+            BackendArg::Gpu => BackendChoice::Gpu,
+            BackendArg::Cpu => BackendChoice::Cpu,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum MiEstimator {
+    Ksg1,
+    Ksg2,
+    Mixed,
+    Kde,
+    Binned,
+    Discrete,
+    Gaussian,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum EntropyEstimator {
+    Kl,
+    Kde,
+    Binned,
+    Gaussian,
+    Discrete,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum BinningArg {
+    /// `--bins` equal bins on `--range`.
+    Equal,
+    /// `--bins` equal-mass bins per array (Chelombiev et al. 2019).
+    Adaptive,
+}
+
+/// Flags shared by `mi` and `entropy`.
+#[derive(Args, Clone)]
+struct Common {
+    /// Neighbour rank for the kNN estimators (ksg1, ksg2, mixed, kl).
+    #[arg(short = 'k', long, default_value_t = 3)]
+    k: usize,
+    /// KDE noise variance σ² (default 1e-3, the value of Saxe et al. 2018).
+    #[arg(long)]
+    sigma2: Option<f64>,
+    /// Number of bins for `binned`.
+    #[arg(long, default_value_t = 30)]
+    bins: u32,
+    /// Range LO,HI of the equal bins (default -1,1: tanh units, as Shwartz-Ziv & Tishby).
+    #[arg(long, allow_hyphen_values = true)]
+    range: Option<String>,
+    /// Equal bins on --range, or adaptive equal-mass bins.
+    #[arg(long, value_enum, default_value_t = BinningArg::Equal)]
+    binning: BinningArg,
+    /// Arrays (x, y, z) whose float values are labels or bits: each row is one symbol.
+    #[arg(long, value_delimiter = ',')]
+    discrete: Vec<String>,
+    /// Which kernels run: a hardware GPU if present (auto), any GPU adapter, or the CPU twins.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    backend: BackendArg,
+    /// Seed of the tie-breaking noise of the kNN estimators.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Report in bits instead of nats.
+    #[arg(long)]
+    bits: bool,
+    /// Centre and scale every column to unit variance first (kNN estimators).
+    #[arg(long)]
+    standardize: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Args)]
+struct MiArgs {
+    /// X: FILE.npy, FILE.csv, or FILE.npz:NAME / FILE.safetensors:NAME.
+    #[arg(long)]
+    x: String,
+    /// Y (the discrete side for `mixed`, `kde`).
+    #[arg(long)]
+    y: String,
+    /// Z: condition on it (Frenzel-Pompe conditional MI; ksg1 only).
+    #[arg(long)]
+    z: Option<String>,
+    /// Estimator.
+    #[arg(long, value_enum, default_value_t = MiEstimator::Ksg1)]
+    estimator: MiEstimator,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct EntropyArgs {
+    /// X: FILE.npy, FILE.csv, or FILE.npz:NAME / FILE.safetensors:NAME.
+    #[arg(long)]
+    x: String,
+    /// Estimator.
+    #[arg(long, value_enum, default_value_t = EntropyEstimator::Kl)]
+    estimator: EntropyEstimator,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct PlaneArgs {
+    /// A saved run folder (see the layout below); without it, the built-in experiment runs.
+    #[arg(long)]
+    run: Option<PathBuf>,
+    /// Inputs X (default: inputs.* or x.* in the run folder).
+    #[arg(long)]
+    x: Option<String>,
+    /// Labels Y (default: labels.* or y.* in the run folder).
+    #[arg(long)]
+    y: Option<String>,
+    /// Estimators: binned (SZT 30 bins and adaptive), szt, adaptive, kde, ksg.
+    /// Default: binned,kde,ksg for --run; for the built-in experiment binned on
+    /// the CPU (KDE and KSG over 4096 points × 6 layers × 30 epochs take minutes
+    /// on the CPU twins) and binned,kde,ksg on a GPU.
+    #[arg(long)]
+    estimators: Option<String>,
+    /// Output folder for plane.csv, plane.json, plane.svg, plane.png.
+    #[arg(long, default_value = "infoplane-out")]
+    out: PathBuf,
+    /// Number of bins for the binned estimators.
+    #[arg(long, default_value_t = 30)]
+    bins: u32,
+    /// KDE noise variance σ² (default 1e-3, as Saxe et al. 2018).
+    #[arg(long)]
+    sigma2: Option<f64>,
+    /// Neighbour rank for ksg.
+    #[arg(short = 'k', long, default_value_t = 3)]
+    k: usize,
+    /// Which kernels run.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    backend: BackendArg,
+    /// Seed (demo training and kNN noise).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Built-in experiment: training epochs.
+    #[arg(long, default_value_t = DemoConfig::default().epochs)]
+    epochs: usize,
+    /// Built-in experiment: how many log-spaced epochs to record.
+    #[arg(long, default_value_t = DemoConfig::default().records)]
+    records: usize,
+    /// Built-in experiment: hidden-unit non-linearity.
+    #[arg(long, value_enum, default_value_t = ActivationArg::Tanh)]
+    activation: ActivationArg,
+    /// Report in nats instead of bits.
+    #[arg(long)]
+    nats: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum ActivationArg {
+    Tanh,
+    Relu,
+}
+
+#[derive(Args)]
+struct DevicesArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Each cause once: our errors already print their source in their message.
+            let mut msg = String::new();
+            for cause in e.chain() {
+                let text = cause.to_string();
+                if !msg.contains(&text) {
+                    if !msg.is_empty() {
+                        msg.push_str(": ");
+                    }
+                    msg.push_str(&text);
+                }
+            }
+            eprintln!("error: {msg}");
+            let input = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<Error>())
+                .is_some_and(Error::is_input_error);
+            ExitCode::from(if input { 2 } else { 1 })
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Mi(a) => mi(a),
+        Command::Entropy(a) => entropy(a),
+        Command::Plane(a) => plane_cmd(a),
+        Command::Devices(a) => devices(a),
+    }
+}
+
+fn units(bits: bool) -> Units {
+    if bits {
+        Units::Bits
+    } else {
+        Units::Nats
+    }
+}
+
+/// Loads an array; `--discrete` names it by role (x, y, z).
+fn load(spec: &str, role: &str, discrete: &[String]) -> Result<Array, Error> {
+    let mut a = io::load(spec)?;
+    if discrete.iter().any(|d| d == role) {
+        a.discrete = true;
+    }
+    Ok(a)
+}
+
+/// Symbols of a discrete array (integer values by value; other floats by exact row).
+fn symbols(a: &Array) -> Result<Symbols, Error> {
+    let ds = a.to_dataset()?;
+    Symbols::from_dataset(&ds).or_else(|_| Ok(Symbols::from_exact_rows(&ds)))
+}
+
+fn parse_range(r: Option<&str>) -> Result<(f32, f32), Error> {
+    let Some(r) = r else {
+        return Ok((-1.0, 1.0));
+    };
+    let bad = || Error::param("range", format!("expected LO,HI with LO < HI, got `{r}`"));
+    let (lo, hi) = r.split_once(',').ok_or_else(bad)?;
+    let lo: f32 = lo.trim().parse().map_err(|_| bad())?;
+    let hi: f32 = hi.trim().parse().map_err(|_| bad())?;
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Err(bad());
+    }
+    Ok((lo, hi))
+}
+
+fn binned(c: &Common) -> Result<infoplane::estimators::binning::ValidBinned, Error> {
+    let scheme = match c.binning {
+        BinningArg::Equal => {
+            let (lo, hi) = parse_range(c.range.as_deref())?;
+            BinScheme::EqualRange {
+                lo,
+                hi,
+                bins: c.bins,
+            }
+        }
+        BinningArg::Adaptive => BinScheme::Adaptive { bins: c.bins },
+    };
+    Binned::params().scheme(scheme).units(units(c.bits)).check()
+}
+
+fn kde(c: &Common) -> Result<infoplane::estimators::kde::ValidKde, Error> {
+    let mut p = Kde::params().units(units(c.bits));
+    if let Some(v) = c.sigma2 {
+        p = p.variance(v);
+    }
+    p.check()
+}
+
+fn check_discrete_roles(c: &Common) -> Result<(), Error> {
+    for d in &c.discrete {
+        if !matches!(d.as_str(), "x" | "y" | "z") {
+            return Err(Error::param(
+                "discrete",
+                format!("expected a list of x, y, z, got `{d}`"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn engine(b: BackendArg) -> Result<Engine> {
+    let e = Engine::new(b.into()).context("opening the compute backend")?;
+    log::info!(
+        "backend {} on {}",
+        infoplane::Kernels::backend(&e),
+        e.device_name()
+    );
+    Ok(e)
+}
+
+fn mi(a: MiArgs) -> Result<()> {
+    let c = &a.common;
+    check_discrete_roles(c)?;
+    let x = load(&a.x, "x", &c.discrete)?;
+    let y = load(&a.y, "y", &c.discrete)?;
+    let z =
+        a.z.as_deref()
+            .map(|z| load(z, "z", &c.discrete))
+            .transpose()?;
+    if z.is_some() && !matches!(a.estimator, MiEstimator::Ksg1 | MiEstimator::Ksg2) {
+        return Err(Error::param(
+            "z",
+            "conditional MI (--z) is estimated with the Frenzel-Pompe kNN estimator: use --estimator ksg1",
+        )
+        .into());
+    }
+    let u = units(c.bits);
+    let est: Estimate = match a.estimator {
+        MiEstimator::Ksg1 | MiEstimator::Ksg2 => {
+            let eng = engine(c.backend)?;
+            let (xd, yd) = (x.to_dataset()?, y.to_dataset()?);
+            if let Some(z) = &z {
+                if a.estimator == MiEstimator::Ksg2 {
+                    log::warn!("--z uses the Frenzel-Pompe estimator (the KSG-1 form); --estimator ksg2 is ignored");
+                }
+                Cmi::params()
+                    .k(c.k)
+                    .seed(c.seed)
+                    .standardize(c.standardize)
+                    .units(u)
+                    .check()?
+                    .estimate_datasets(&xd, &yd, &z.to_dataset()?, &eng)?
+            } else {
+                let variant = if a.estimator == MiEstimator::Ksg1 {
+                    KsgVariant::Ksg1
+                } else {
+                    KsgVariant::Ksg2
+                };
+                Ksg::params()
+                    .k(c.k)
+                    .variant(variant)
+                    .seed(c.seed)
+                    .standardize(c.standardize)
+                    .units(u)
+                    .check()?
+                    .estimate_datasets(&xd, &yd, &eng)?
+            }
+        }
+        MiEstimator::Mixed => {
+            let eng = engine(c.backend)?;
+            Mixed::params()
+                .k(c.k)
+                .seed(c.seed)
+                .standardize(c.standardize)
+                .units(u)
+                .check()?
+                .estimate_dataset(&x.to_dataset()?, &symbols(&y)?, &eng)?
+        }
+        MiEstimator::Kde => {
+            let eng = engine(c.backend)?;
+            kde(c)?.mi_labels(&x.to_dataset()?, &symbols(&y)?, &eng)?
+        }
+        MiEstimator::Binned => {
+            let eng = engine(c.backend)?;
+            let b = binned(c)?;
+            // Discrete arrays are used as they are; continuous ones are binned.
+            let side = |arr: &Array| -> Result<Symbols, Error> {
+                if arr.discrete {
+                    symbols(arr)
+                } else {
+                    b.symbols(&arr.to_dataset()?, &eng)
+                }
+            };
+            if y.discrete && !x.discrete {
+                b.mi_labels(&x.to_dataset()?, &symbols(&y)?, &eng)?
+            } else {
+                let mut e = Discrete::params()
+                    .units(u)
+                    .check()?
+                    .mutual_info(&side(&x)?, &side(&y)?)?;
+                e.estimator = "binned".into();
+                e.backend = infoplane::Kernels::backend(&eng);
+                e.adapter = eng.device_name();
+                e
+            }
+        }
+        MiEstimator::Discrete => Discrete::params()
+            .units(u)
+            .check()?
+            .mutual_info(&symbols(&x)?, &symbols(&y)?)?,
+        MiEstimator::Gaussian => Gaussian::params()
+            .units(u)
+            .check()?
+            .mi_datasets(&x.to_dataset()?, &y.to_dataset()?)?,
+    };
+    // The estimators name their quantities for layers (T); here the user gave X and Y.
+    let mut est = est;
+    if z.is_none() {
+        est.quantity = "I(X;Y)".into();
+    }
+    print_estimates(&[est], c.format)
+}
+
+fn entropy(a: EntropyArgs) -> Result<()> {
+    let c = &a.common;
+    check_discrete_roles(c)?;
+    let x = load(&a.x, "x", &c.discrete)?;
+    let u = units(c.bits);
+    let est = match a.estimator {
+        EntropyEstimator::Kl => {
+            let eng = engine(c.backend)?;
+            KnnEntropy::params()
+                .k(c.k)
+                .seed(c.seed)
+                .standardize(c.standardize)
+                .units(u)
+                .check()?
+                .estimate_dataset(&x.to_dataset()?, &eng)?
+        }
+        EntropyEstimator::Kde => {
+            let eng = engine(c.backend)?;
+            kde(c)?.entropy(&x.to_dataset()?, &eng)?
+        }
+        EntropyEstimator::Binned => {
+            let eng = engine(c.backend)?;
+            let b = binned(c)?;
+            if x.discrete {
+                let mut e = Discrete::params()
+                    .units(u)
+                    .check()?
+                    .entropy(&symbols(&x)?)?;
+                e.estimator = "binned".into();
+                e
+            } else {
+                b.entropy(&x.to_dataset()?, &eng)?
+            }
+        }
+        EntropyEstimator::Gaussian => Gaussian::params()
+            .units(u)
+            .check()?
+            .entropy_dataset(&x.to_dataset()?)?,
+        EntropyEstimator::Discrete => Discrete::params()
+            .units(u)
+            .check()?
+            .entropy(&symbols(&x)?)?,
+    };
+    let mut est = est;
+    est.quantity = "H(X)".into();
+    print_estimates(&[est], c.format)
+}
+
+const ESTIMATE_CSV_HEADER: &str =
+    "quantity,estimator,value,lower,units,n,dims,k,backend,adapter,seconds,seed";
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn print_estimates(ests: &[Estimate], format: Format) -> Result<()> {
+    let unit = |e: &Estimate| match e.units {
+        Units::Nats => "nats",
+        Units::Bits => "bits",
+    };
+    match format {
+        Format::Json => {
+            for e in ests {
+                println!("{}", serde_json::to_string(e)?);
+            }
+        }
+        Format::Csv => {
+            println!("{ESTIMATE_CSV_HEADER}");
+            for e in ests {
+                let dims: Vec<String> = e.dims.iter().map(|d| d.to_string()).collect();
+                println!(
+                    "{},{},{},{},{},{},{},{},{},{},{},{}",
+                    csv_field(&e.quantity),
+                    e.estimator,
+                    e.value,
+                    e.lower.map(|v| v.to_string()).unwrap_or_default(),
+                    unit(e),
+                    e.n,
+                    dims.join("x"),
+                    e.k.map(|v| v.to_string()).unwrap_or_default(),
+                    e.backend,
+                    csv_field(&e.adapter),
+                    e.seconds,
+                    e.seed.map(|v| v.to_string()).unwrap_or_default()
+                );
+            }
+        }
+        Format::Text => {
+            for e in ests {
+                let bound = match e.lower {
+                    Some(l) => format!(" (upper bound; lower bound {l:.6})"),
+                    None => String::new(),
+                };
+                let k = e.k.map(|k| format!(", k = {k}")).unwrap_or_default();
+                let dims: Vec<String> = e.dims.iter().map(|d| d.to_string()).collect();
+                println!("{} = {:.6} {}{bound}", e.quantity, e.value, unit(e));
+                println!(
+                    "  estimator {}{k}, n = {}, dims {}, backend {} ({}), {:.3} s",
+                    e.estimator,
+                    e.n,
+                    dims.join("x"),
+                    e.backend,
+                    e.adapter,
+                    e.seconds
+                );
+                for (name, dup) in e.diagnostics.duplicates.iter().filter(|d| d.1 > 0) {
+                    println!("  {name}: {dup} duplicate rows");
+                }
+                if let Some(noise) = e.diagnostics.noise {
+                    println!(
+                        "  tie-breaking noise {noise:e} of each column's scale, seed {}",
+                        e.seed.unwrap_or(0)
+                    );
+                }
+                for n in &e.diagnostics.notes {
+                    println!("  note: {n}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A progress bar on a terminal; hidden when stderr is piped.
+fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({eta})")
+    {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(what.to_string());
+    pb
+}
+
+fn plane_cmd(a: PlaneArgs) -> Result<()> {
+    if a.bins == 0 {
+        return Err(Error::param("bins", "must be at least 1, got 0").into());
+    }
+    let mut opts = PlaneOptions {
+        methods: plane::parse_methods(a.estimators.as_deref().unwrap_or(if a.run.is_some() {
+            "binned,kde,ksg"
+        } else {
+            "binned"
+        }))?,
+        bins: a.bins,
+        range: (-1.0, 1.0),
+        sigma2: a.sigma2,
+        k: a.k,
+        seed: a.seed,
+        units: units(!a.nats),
+    };
+    // Checked before any work, so a bad flag fails at once.
+    opts.layer_methods()?;
+    let started = std::time::Instant::now();
+    let (rows, title) = match &a.run {
+        Some(dir) => {
+            let layout = RunLayout::discover(dir, a.x.as_deref(), a.y.as_deref())?;
+            let xa = io::load(&layout.x.to_string_lossy())?;
+            let ya = io::load(&layout.y.to_string_lossy())?;
+            let xs = plane::input_symbols(&xa)?;
+            let ys = plane::label_symbols(&ya)?;
+            let eng = engine(a.backend)?;
+            let epochs: Vec<usize> = layout.epochs.iter().map(|e| e.0).collect();
+            let pb = progress_bar(epochs.len() as u64, "estimating");
+            let rows = plane::compute(
+                &epochs,
+                |i| layout.load_epoch(i),
+                &xs,
+                &ys,
+                &opts,
+                &eng,
+                |done, total| {
+                    pb.set_length(total as u64);
+                    pb.set_position(done as u64);
+                },
+            )?;
+            pb.finish_and_clear();
+            (rows, format!("Information plane of {}", dir.display()))
+        }
+        None => {
+            if a.x.is_some() || a.y.is_some() {
+                return Err(Error::param(
+                    "x",
+                    "--x and --y go with --run DIR (the built-in experiment makes its own)",
+                )
+                .into());
+            }
+            let activation = match a.activation {
+                ActivationArg::Tanh => Activation::Tanh,
+                ActivationArg::Relu => Activation::Relu,
+            };
+            let cfg = DemoConfig {
+                epochs: a.epochs,
+                activation,
+                seed: a.seed,
+                records: a.records,
+                ..DemoConfig::default()
+            };
+            cfg.check()?;
+            eprintln!(
+                "infoplane: built-in experiment (Shwartz-Ziv & Tishby 2017): 4096 12-bit inputs, \
+                 {activation} network 12-10-7-5-4-3-2, SGD for {} epochs",
+                cfg.epochs
+            );
+            let pb = progress_bar(cfg.epochs as u64, "training");
+            let run = demo::run(&cfg, |e| {
+                if e % 16 == 0 {
+                    pb.set_position(e as u64);
+                }
+            })?;
+            pb.finish_and_clear();
+            eprintln!(
+                "infoplane: trained; held-out accuracy {:.1}% at epoch {}",
+                100.0 * run.test_accuracy.last().copied().unwrap_or(0.0),
+                cfg.epochs
+            );
+            let eng = engine(a.backend)?;
+            if a.estimators.is_none() && infoplane::Kernels::backend(&eng) == Backend::Gpu {
+                // On a GPU the KDE and kNN sums over 4096 points take seconds, not minutes.
+                opts.methods = plane::parse_methods("binned,kde,ksg")?;
+            }
+            if activation == Activation::Relu {
+                // ReLU units are unbounded above: bin [0, max] over every layer and epoch
+                // instead of tanh's [-1, 1], as Saxe et al. (2018) do.
+                let top = run
+                    .activations
+                    .iter()
+                    .flatten()
+                    .flat_map(|t| t.values().iter().copied())
+                    .fold(0.0f32, f32::max);
+                opts.range = (0.0, top.max(f32::MIN_POSITIVE));
+                eprintln!("infoplane: ReLU: binned on [0, {top}]");
+            }
+            let xs = Symbols::from_dataset(&run.x)?;
+            let ys = Symbols::from_labels(&run.y);
+            let pb = progress_bar(run.epochs.len() as u64, "estimating");
+            let rows = plane::compute(
+                &run.epochs,
+                |i| {
+                    Ok(run
+                        .layers
+                        .iter()
+                        .cloned()
+                        .zip(run.activations[i].iter().cloned())
+                        .collect::<Vec<(String, Dataset)>>())
+                },
+                &xs,
+                &ys,
+                &opts,
+                &eng,
+                |done, total| {
+                    pb.set_length(total as u64);
+                    pb.set_position(done as u64);
+                },
+            )?;
+            pb.finish_and_clear();
+            (
+                rows,
+                format!("Information plane: 12-bit task, {activation} 12-10-7-5-4-3-2, SGD"),
+            )
+        }
+    };
+    let written = report::write_plane(&a.out, &rows, &title)?;
+    eprintln!(
+        "infoplane: {} rows in {:.1} s; wrote:",
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for p in written {
+        println!("{}", p.display());
+    }
+    Ok(())
+}
+
+fn devices(a: DevicesArgs) -> Result<()> {
+    let adapters = list_adapters();
+    match a.format {
+        Format::Json => {
+            let auto = adapters
+                .iter()
+                .find(|d| d.auto_pick)
+                .map(|d| d.name.clone());
+            let v = serde_json::json!({
+                "adapters": adapters,
+                "auto": auto.unwrap_or_else(|| "cpu".into()),
+            });
+            println!("{}", serde_json::to_string(&v)?);
+        }
+        Format::Csv => {
+            println!("name,backend,device_type,driver,driver_info,is_software,auto_pick,max_storage_binding_bytes,max_buffer_bytes,max_workgroups_per_dim,max_workgroup_storage_bytes,max_invocations_per_workgroup");
+            for d in &adapters {
+                println!(
+                    "{},{},{},{},{},{},{},{},{},{},{},{}",
+                    csv_field(&d.name),
+                    d.backend,
+                    d.device_type,
+                    csv_field(&d.driver),
+                    csv_field(&d.driver_info),
+                    d.is_software,
+                    d.auto_pick,
+                    d.max_storage_binding_bytes,
+                    d.max_buffer_bytes,
+                    d.max_workgroups_per_dim,
+                    d.max_workgroup_storage_bytes,
+                    d.max_invocations_per_workgroup
+                );
+            }
+        }
+        Format::Text => {
+            if adapters.is_empty() {
+                println!("no GPU adapter found on Vulkan, Metal or DX12");
+            }
+            for d in &adapters {
+                println!(
+                    "{}{}",
+                    d.name,
+                    if d.auto_pick {
+                        "   <- picked by --backend auto"
+                    } else {
+                        ""
+                    }
+                );
+                println!(
+                    "  backend {}, type {}{}, driver {} {}",
+                    d.backend,
+                    d.device_type,
+                    if d.is_software { " (software)" } else { "" },
+                    d.driver,
+                    d.driver_info
+                );
+                println!(
+                    "  max storage binding {} MiB, max buffer {} MiB, {} workgroups per dimension, {} KiB workgroup memory, {} invocations per workgroup",
+                    d.max_storage_binding_bytes >> 20,
+                    d.max_buffer_bytes >> 20,
+                    d.max_workgroups_per_dim,
+                    d.max_workgroup_storage_bytes >> 10,
+                    d.max_invocations_per_workgroup
+                );
+            }
+            if !adapters.iter().any(|d| d.auto_pick) {
+                println!("--backend auto uses the CPU twins (no hardware adapter); --backend gpu takes a software adapter when there is one");
+            }
+        }
+    }
     Ok(())
 }

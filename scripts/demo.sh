@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The main job on the built-in default: trains the 12-10-7-5-4-3-2 tanh
+# network of Shwartz-Ziv & Tishby on the 4096 12-bit inputs, records every
+# layer over training, and writes the information plane (plane.csv,
+# plane.json, plane.svg, plane.png) to ./infoplane-out (in the folder it is
+# started from).
+# Installs what it needs on a fresh Debian machine. Extra arguments go to
+# `infoplane plane`, e.g. `./scripts/demo.sh --activation relu --out relu-out`.
+set -euo pipefail
+here="$(pwd)"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+# A fresh Debian image lacks the C linker that cargo needs, and curl for rustup.
+missing=()
+command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  echo "demo: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
+fi
+. scripts/setup.sh
+cargo build --release --quiet
+cd "$here"
+exec "$repo/target/release/infoplane" plane "$@"
