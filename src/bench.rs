@@ -147,7 +147,9 @@ pub fn vector_isa() -> &'static str {
 }
 
 /// Names of the cases `bench` knows.
-pub const CASES: [&str; 6] = [
+pub const CASES: [&str; 8] = [
+    "ksg1",
+    "kl",
     "knn_chebyshev",
     "knn_sq_euclidean",
     "radius_count",
@@ -216,6 +218,22 @@ fn run_case(engine: &Engine, case: &str, x: Rows<'_>, radii: &[f32], k: usize) -
             let head = x.slice(0, m);
             engine.pairwise(head, head, &Metric::chebyshev())?;
             Ok((m * m) as f64)
+        }
+        "ksg1" => {
+            // X = the first half of the columns, Y = the rest (Y = X for d = 1).
+            let dx = (x.d() / 2).max(1);
+            let (xs, ys) = split_columns(x, dx)?;
+            let p = crate::estimators::Ksg::params().k(k).check()?;
+            p.estimate_datasets(&xs, &ys, engine)?;
+            Ok(n * n)
+        }
+        "kl" => {
+            let ds = crate::Dataset::new("bench", x.data().to_vec(), x.n(), x.d())?;
+            crate::estimators::KnnEntropy::params()
+                .k(k)
+                .check()?
+                .estimate_dataset(&ds, engine)?;
+            Ok(n * n)
         }
         other => Err(crate::Error::param(
             "bench case",
@@ -341,4 +359,18 @@ pub fn render_text(info: &SystemInfo, rows: &[BenchRow]) -> String {
         );
     }
     s
+}
+
+/// Columns `..dx` and `dx..` of `x` (both all columns when `x` has one).
+fn split_columns(x: Rows<'_>, dx: usize) -> Result<(crate::Dataset, crate::Dataset)> {
+    let d = x.d();
+    let (a, b) = if d == 1 { (0..1, 0..1) } else { (0..dx, dx..d) };
+    let take = |r: std::ops::Range<usize>| {
+        let mut v = Vec::with_capacity(x.n() * r.len());
+        for i in 0..x.n() {
+            v.extend_from_slice(&x.row(i)[r.clone()]);
+        }
+        crate::Dataset::new("bench", v, x.n(), r.len())
+    };
+    Ok((take(a)?, take(b)?))
 }

@@ -540,7 +540,7 @@ pub fn render_text(report: &CheckReport) -> String {
     );
     let _ = writeln!(
         s,
-        "{:<13} {:<46} {:>9} {:>10} {:>10} {:>6} {:>6} {:>9} {:>9} {:>9}  verdict",
+        "{:<13} {:<56} {:>9} {:>10} {:>10} {:>6} {:>6} {:>9} {:>9} {:>9}  verdict",
         "kernel",
         "case",
         "compared",
@@ -555,7 +555,7 @@ pub fn render_text(report: &CheckReport) -> String {
     for c in &report.cases {
         let _ = writeln!(
             s,
-            "{:<13} {:<46} {:>9} {:>10.3e} {:>10.3e} {:>6} {:>6} {:>9} {:>9.4} {:>9.4}  {}",
+            "{:<13} {:<56} {:>9} {:>10.3e} {:>10.3e} {:>6} {:>6} {:>9} {:>9.4} {:>9.4}  {}",
             c.kernel,
             c.case,
             c.compared,
@@ -585,4 +585,163 @@ pub fn render_text(report: &CheckReport) -> String {
         report.cases.len()
     );
     s
+}
+
+/// Estimators `check_estimators` knows.
+pub const ESTIMATORS: [&str; 8] = [
+    "ksg1",
+    "ksg2",
+    "kl",
+    "kl_euclidean",
+    "mixed",
+    "cmi",
+    "kde",
+    "binned",
+];
+
+/// Runs every estimator that applies on both backends with the same seed and
+/// compares the values: bit-identical for the max-norm estimators (KSG-1/2, KL,
+/// mixed, CMI, binned), within a relative tolerance for the Euclidean ones
+/// (KL with the Euclidean norm, the KDE bounds). `only` picks a subset (empty: all).
+/// Labels for `mixed`/`kde`/`binned` are the sign of Y's first column (or of
+/// X's when there is no Y); CMI conditions X;Y on the last column of X.
+pub fn check_estimators(
+    reference: &dyn Kernels,
+    tested: &dyn Kernels,
+    x: &crate::Dataset,
+    y: Option<&crate::Dataset>,
+    k: usize,
+    seed: u64,
+    only: &[String],
+) -> Result<Vec<CaseReport>> {
+    use crate::estimators::{
+        BinScheme, Binned, Cmi, Estimate, Kde, KnnEntropy, Ksg, KsgVariant, Mixed, Symbols,
+    };
+    for name in only {
+        if !ESTIMATORS.contains(&name.as_str()) {
+            return Err(Error::param(
+                "estimators",
+                format!(
+                    "unknown estimator `{name}`; known: {}",
+                    ESTIMATORS.join(", ")
+                ),
+            ));
+        }
+    }
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    let k = k.clamp(1, x.n().saturating_sub(2).max(1));
+    let label_source = y.unwrap_or(x);
+    let labels: Vec<u8> = (0..label_source.n())
+        .map(|i| u8::from(label_source.rows().row(i)[0] > 0.0))
+        .collect();
+    let labels = Symbols::from_labels(&labels);
+    let exact = Tolerance::Exact;
+    let euclid = Tolerance::Relative(tolerance::F32_SUM as f64);
+    type Job<'a> = Box<dyn Fn(&dyn Kernels) -> Result<Estimate> + 'a>;
+    let mut jobs: Vec<(&str, Tolerance, Job<'_>)> = Vec::new();
+    if let Some(y) = y {
+        for (name, variant) in [("ksg1", KsgVariant::Ksg1), ("ksg2", KsgVariant::Ksg2)] {
+            let p = Ksg::params().k(k).variant(variant).seed(seed).check()?;
+            jobs.push((
+                name,
+                exact,
+                Box::new(move |kern| p.estimate_datasets(x, y, kern)),
+            ));
+        }
+        if x.d() >= 2 {
+            let xs = columns(x, 0..x.d() - 1)?;
+            let z = columns(x, x.d() - 1..x.d())?;
+            let p = Cmi::params().k(k).seed(seed).check()?;
+            jobs.push((
+                "cmi",
+                exact,
+                Box::new(move |kern| p.estimate_datasets(&xs, y, &z, kern)),
+            ));
+        }
+    }
+    let p = KnnEntropy::params().k(k).seed(seed).check()?;
+    jobs.push((
+        "kl",
+        exact,
+        Box::new(move |kern| p.estimate_dataset(x, kern)),
+    ));
+    let p = KnnEntropy::params()
+        .k(k)
+        .seed(seed)
+        .norm(Norm::SqEuclidean)
+        .check()?;
+    jobs.push((
+        "kl_euclidean",
+        euclid,
+        Box::new(move |kern| p.estimate_dataset(x, kern)),
+    ));
+    let p = Mixed::params().k(k).seed(seed).check()?;
+    let l = labels.clone();
+    jobs.push((
+        "mixed",
+        exact,
+        Box::new(move |kern| p.estimate_dataset(x, &l, kern)),
+    ));
+    let p = Kde::params().check()?;
+    let l = labels.clone();
+    jobs.push((
+        "kde",
+        Tolerance::Relative(tolerance::KDE_LSE as f64 * 10.0),
+        Box::new(move |kern| p.mi_labels(x, &l, kern)),
+    ));
+    let p = Binned::params()
+        .scheme(BinScheme::Adaptive { bins: 10 })
+        .check()?;
+    let l = labels;
+    jobs.push((
+        "binned",
+        exact,
+        Box::new(move |kern| p.mi_labels(x, &l, kern)),
+    ));
+
+    let mut cases = Vec::new();
+    for (name, tol, job) in jobs.iter().filter(|(n, _, _)| wanted(n)) {
+        let a = timed(|| job(reference))?;
+        let b = timed(|| job(tested))?;
+        let pack = |e: &Estimate| -> Vec<f64> { std::iter::once(e.value).chain(e.lower).collect() };
+        cases.push(compare(
+            "estimator",
+            format!(
+                "{name}: {} (value{})",
+                a.value.quantity,
+                if a.value.lower.is_some() {
+                    ", lower"
+                } else {
+                    ""
+                }
+            ),
+            Timed {
+                value: pack(&a.value),
+                seconds: a.seconds,
+            },
+            Timed {
+                value: pack(&b.value),
+                seconds: b.seconds,
+            },
+            *tol,
+            |i| i,
+            |_| false,
+        ));
+    }
+    Ok(cases)
+}
+
+/// Columns `cols` of `ds` as a new dataset named after it.
+fn columns(ds: &crate::Dataset, cols: std::ops::Range<usize>) -> Result<crate::Dataset> {
+    let rows = ds.rows();
+    let mut v = Vec::with_capacity(ds.n() * cols.len());
+    for i in 0..ds.n() {
+        v.extend_from_slice(&rows.row(i)[cols.clone()]);
+    }
+    crate::Dataset::new(
+        format!("{}[:, {}..{}]", ds.name(), cols.start, cols.end),
+        v,
+        ds.n(),
+        cols.len(),
+    )
 }

@@ -51,6 +51,69 @@ enum Command {
     /// The GPU adapters wgpu sees, and which one `--backend auto` picks.
     #[command(after_help = "Examples:\n  infoplane devices\n  infoplane devices --format json")]
     Devices(DevicesArgs),
+    /// Cross-check the GPU against the CPU twins: every kernel and estimator, on your data or generated data.
+    #[command(
+        after_help = "Runs every kernel (knn, radius_count, kde_lse, bin, pairwise; each metric and boundary) and every\nestimator that applies on the GPU that `devices` would use (a software adapter when there is no\nhardware one) and on the CPU twins, and compares them against named tolerances: bit-exact for\nChebyshev distances, neighbour indices and all counts. Exit status: 0 when everything agrees, 1 when\nanything does not, 2 on usage or input errors.\n\nExamples:\n  infoplane check                                  # generated data, n = 2000, d = 4 (+4 for Y)\n  infoplane check --n 20000 --d 10 --seed 7\n  infoplane check --x acts.npy --y labels.npy --format json\n  infoplane check --estimators ksg1,kl"
+    )]
+    Check(CheckArgs),
+    /// Throughput of every kernel and the main estimators on every available backend.
+    #[command(
+        after_help = "Each case runs once to warm up, then --repeats times; the table gives the median and the spread,\npairs/s (query x reference rows per second), coordinate-pairs/s and the speed-up over the CPU twins.\nThe header names the CPU model, its threads and vector instruction set, and the GPU adapters.\n\nExamples:\n  infoplane bench --quick                          # under a minute\n  infoplane bench --sizes 16384x32,65536x8 --cases knn_chebyshev,ksg1\n  infoplane bench --backends cpu --format json"
+    )]
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// X: FILE.npy, FILE.csv, or FILE.npz:NAME / FILE.safetensors:NAME (default: generated).
+    #[arg(long)]
+    x: Option<String>,
+    /// Y, for the joint-space (block metric) kernels and the MI estimators.
+    #[arg(long)]
+    y: Option<String>,
+    /// Rows of generated data.
+    #[arg(long, default_value_t = 2000)]
+    n: usize,
+    /// Columns of generated X (and of Y).
+    #[arg(long, default_value_t = 4)]
+    d: usize,
+    /// Seed of the generated data and of the estimators' noise.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Neighbour rank.
+    #[arg(short = 'k', long, default_value_t = 3)]
+    k: usize,
+    /// Estimators to check (default: all that apply): ksg1, ksg2, kl, kl_euclidean, mixed, cmi, kde, binned; `none` for kernels only.
+    #[arg(long, value_delimiter = ',')]
+    estimators: Vec<String>,
+    /// Output format (text or json).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// The short sweep (under a minute on a 2-core CPU).
+    #[arg(long)]
+    quick: bool,
+    /// Sizes NxD to sweep, comma-separated (default: the full sweep, or the quick one).
+    #[arg(long, value_delimiter = ',')]
+    sizes: Vec<String>,
+    /// Cases (default all): ksg1, kl, knn_chebyshev, knn_sq_euclidean, radius_count, kde_lse, bin, pairwise.
+    #[arg(long, value_delimiter = ',')]
+    cases: Vec<String>,
+    /// Backends: cpu, gpu (the adapter `check` uses). Default: both where a GPU adapter exists.
+    #[arg(long, value_delimiter = ',')]
+    backends: Vec<String>,
+    /// Timed repetitions after the warm-up.
+    #[arg(long)]
+    repeats: Option<usize>,
+    /// Neighbour rank.
+    #[arg(short = 'k', long, default_value_t = 3)]
+    k: usize,
+    /// Output format (text or json).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -268,6 +331,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Entropy(a) => entropy(a),
         Command::Plane(a) => plane_cmd(a),
         Command::Devices(a) => devices(a),
+        Command::Check(a) => check_cmd(a),
+        Command::Bench(a) => bench_cmd(a),
     }
 }
 
@@ -807,6 +872,204 @@ fn devices(a: DevicesArgs) -> Result<()> {
                 println!("--backend auto uses the CPU twins (no hardware adapter); --backend gpu takes a software adapter when there is one");
             }
         }
+    }
+    Ok(())
+}
+
+/// The GPU engine `check` and `bench` compare: the hardware adapter `auto` picks,
+/// else any adapter (a software one such as lavapipe).
+fn gpu_engine() -> Result<Option<Engine>> {
+    match Engine::new(BackendChoice::Auto) {
+        Ok(e) if infoplane::Kernels::backend(&e) == Backend::Gpu => return Ok(Some(e)),
+        Ok(_) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match Engine::new(BackendChoice::Gpu) {
+        Ok(e) => Ok(Some(e)),
+        Err(e) => {
+            log::warn!("no GPU adapter: {e}");
+            Ok(None)
+        }
+    }
+}
+
+/// Gaussian rows: Y = 0.6 X + 0.8 noise, so the MI estimators see real dependence.
+fn generated(n: usize, d: usize, seed: u64) -> Result<(Dataset, Dataset), Error> {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+    if n < 4 || d == 0 {
+        return Err(Error::param(
+            "n/d",
+            format!("generated data needs n >= 4 and d >= 1, got n = {n}, d = {d}"),
+        ));
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let x: Vec<f32> = (0..n * d)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    let y: Vec<f32> = x
+        .iter()
+        .map(|&v| {
+            let e: f32 = StandardNormal.sample(&mut rng);
+            0.6 * v + 0.8 * e
+        })
+        .collect();
+    Ok((
+        Dataset::new("generated X", x, n, d)?,
+        Dataset::new("generated Y", y, n, d)?,
+    ))
+}
+
+fn check_cmd(a: CheckArgs) -> Result<()> {
+    use infoplane::check::{check_estimators, check_kernels, render_text};
+    if a.format == Format::Csv {
+        return Err(Error::param("format", "check prints text or json").into());
+    }
+    let (x, y) = match &a.x {
+        Some(xs) => {
+            let x = io::load(xs)?.to_dataset()?;
+            let y =
+                a.y.as_deref()
+                    .map(|s| io::load(s).and_then(|v| v.to_dataset()))
+                    .transpose()?;
+            (x, y)
+        }
+        None => {
+            if a.y.is_some() {
+                return Err(
+                    Error::param("y", "--y needs --x (without --x, check generates both)").into(),
+                );
+            }
+            let (x, y) = generated(a.n, a.d, a.seed)?;
+            (x, Some(y))
+        }
+    };
+    let Some(gpu) = gpu_engine()? else {
+        anyhow::bail!("no GPU adapter on Vulkan, Metal or DX12: nothing to cross-check against the CPU (install mesa-vulkan-drivers for a software adapter)");
+    };
+    let cpu = Engine::cpu();
+    eprintln!(
+        "infoplane check: CPU twins vs {} on {} rows",
+        gpu.device_name(),
+        x.n()
+    );
+    let mut report = check_kernels(
+        &cpu,
+        &gpu,
+        &gpu.device_name(),
+        x.rows(),
+        y.as_ref().map(|y| y.rows()),
+        a.k,
+    )?;
+    let none = a.estimators.iter().any(|e| e == "none");
+    if !none {
+        report.cases.extend(check_estimators(
+            &cpu,
+            &gpu,
+            &x,
+            y.as_ref(),
+            a.k,
+            a.seed,
+            &a.estimators,
+        )?);
+    }
+    match a.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({
+                "pass": report.pass(),
+                "report": report,
+            }))?
+        ),
+        _ => print!("{}", render_text(&report)),
+    }
+    if !report.pass() {
+        let failed = report.cases.iter().filter(|c| !c.pass).count();
+        anyhow::bail!(
+            "{failed} of {} cases disagree between the CPU twins and the GPU",
+            report.cases.len()
+        );
+    }
+    Ok(())
+}
+
+fn bench_cmd(a: BenchArgs) -> Result<()> {
+    use infoplane::bench::{render_text, run_bench, system_info, BenchOptions};
+    if a.format == Format::Csv {
+        return Err(Error::param("format", "bench prints text or json").into());
+    }
+    let mut opts = if a.quick {
+        BenchOptions::quick()
+    } else {
+        BenchOptions::full()
+    };
+    if !a.sizes.is_empty() {
+        opts.sizes = a
+            .sizes
+            .iter()
+            .map(|s| {
+                let bad = || {
+                    Error::param(
+                        "sizes",
+                        format!("expected NxD with N >= 2 and D >= 1, got `{s}`"),
+                    )
+                };
+                let (n, d) = s.split_once('x').ok_or_else(bad)?;
+                let (n, d): (usize, usize) =
+                    (n.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?);
+                if n < 2 || d == 0 {
+                    return Err(bad());
+                }
+                Ok((n, d))
+            })
+            .collect::<Result<_, Error>>()?;
+    }
+    if let Some(r) = a.repeats {
+        if r == 0 {
+            return Err(Error::param("repeats", "must be at least 1, got 0").into());
+        }
+        opts.repeats = r;
+    }
+    opts.k = a.k;
+    opts.only = a.cases.clone();
+    for b in &a.backends {
+        if b != "cpu" && b != "gpu" {
+            return Err(
+                Error::param("backends", format!("expected cpu and/or gpu, got `{b}`")).into(),
+            );
+        }
+    }
+    let want = |b: &str| a.backends.is_empty() || a.backends.iter().any(|x| x == b);
+    let mut engines = Vec::new();
+    if want("cpu") {
+        engines.push(Engine::cpu());
+    }
+    if want("gpu") {
+        match gpu_engine()? {
+            Some(g) => engines.push(g),
+            None if !a.backends.is_empty() => anyhow::bail!("--backends gpu: no GPU adapter"),
+            None => eprintln!("infoplane bench: no GPU adapter; CPU only"),
+        }
+    }
+    let refs: Vec<&Engine> = engines.iter().collect();
+    let info = system_info();
+    let n_cases = if opts.only.is_empty() {
+        infoplane::bench::CASES.len()
+    } else {
+        opts.only.len()
+    };
+    let pb = progress_bar((opts.sizes.len() * n_cases * refs.len()) as u64, "bench");
+    let rows = run_bench(&refs, &opts, |case| {
+        pb.set_message(case.to_string());
+        pb.inc(1);
+    })?;
+    pb.finish_and_clear();
+    match a.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({ "system": info, "rows": rows }))?
+        ),
+        _ => print!("{}", render_text(&info, &rows)),
     }
     Ok(())
 }
