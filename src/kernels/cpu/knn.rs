@@ -7,7 +7,7 @@
 //! the result does not depend on the order in which references are visited:
 //! sorting and skipping panels change the speed, never the answer.
 
-use super::tile::{self, dispatch, Isa, Panels, QueryTiles, TileMetric, LANES, QT};
+use super::tile::{self, dispatch, Isa, Panels, QueryTiles, Scan, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{KnnOut, KnnSpec, Rows};
 use rayon::prelude::*;
@@ -144,7 +144,8 @@ fn knn_unit(
                 .iter()
                 .fold(f32::NEG_INFINITY, |m, l| m.max(l.worst()))
         };
-        tile::scan(panels, metric, queries.key_range(&rows, tn), |pi| {
+        let mut scan = Scan::new(panels, queries.key_range(&rows, tn));
+        while let Some(pi) = scan.next(panels, metric, worst(lists)) {
             tile::tile(metric, &rows, panels.panel(pi), d, &mut out);
             let idx = panels.indices(pi);
             let valid = (1u32 << panels.len[pi]) - 1;
@@ -165,8 +166,7 @@ fn knn_unit(
                     }
                 }
             }
-            worst(lists)
-        });
+        }
     }
     lists
 }

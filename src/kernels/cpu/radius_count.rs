@@ -7,7 +7,7 @@
 //! its distances already exceeds the largest radius of the query tile
 //! ([`super::tile`]), so no pair that could count is ever skipped.
 
-use super::tile::{self, dispatch, Isa, Panels, QueryTiles, TileMetric, LANES, QT};
+use super::tile::{self, dispatch, Isa, Panels, QueryTiles, Scan, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{Boundary, CountSpec, Rows};
 use rayon::prelude::*;
@@ -94,7 +94,8 @@ fn count_unit(
         // f32::max skips a NaN radius (which admits nothing either way)
         let reach = rad[..tn].iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
         let mut c = [0u32; QT];
-        tile::scan(panels, metric, queries.key_range(&rows, tn), |pi| {
+        let mut scan = Scan::new(panels, queries.key_range(&rows, tn));
+        while let Some(pi) = scan.next(panels, metric, reach) {
             tile::tile(metric, &rows, panels.panel(pi), d, &mut out);
             let idx = panels.indices(pi);
             let n = usize::from(panels.len[pi]);
@@ -110,8 +111,7 @@ fn count_unit(
                 }
                 c[t] += m;
             }
-            reach
-        });
+        }
         counts[p - unit.start..p - unit.start + tn].copy_from_slice(&c[..tn]);
     }
     counts

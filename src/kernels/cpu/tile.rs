@@ -354,30 +354,45 @@ impl<'a> QueryTiles<'a> {
     }
 }
 
-/// Visits the panels that may hold a pair under the threshold for the query tile whose
-/// sort-coordinate range is `(lo, hi)`, nearest first. `visit(panel)` returns the
-/// largest threshold of the tile's queries after the visit (a k-th distance
-/// shrinks as neighbours are found; a radius stays).
-#[inline(always)]
-pub(super) fn scan(
-    panels: &Panels,
-    metric: &TileMetric,
-    (lo, hi): (f32, f32),
-    mut visit: impl FnMut(usize) -> f32,
-) {
-    let np = panels.count();
-    if np == 0 {
-        return;
+/// The panels that may hold a pair under the threshold for one query tile,
+/// nearest first (a hand-driven iterator, so the caller's tile code stays
+/// inline in the ISA-specific function instead of behind a closure).
+pub(super) struct Scan {
+    lo: f32,
+    hi: f32,
+    left: usize,
+    right: usize,
+    first: Option<usize>,
+}
+
+impl Scan {
+    /// Starts at the panel where the tile's sort-coordinate range `(lo, hi)` begins.
+    #[inline(always)]
+    pub fn new(panels: &Panels, (lo, hi): (f32, f32)) -> Scan {
+        let start = panels.lo.partition_point(|&v| v <= lo).saturating_sub(1);
+        Scan {
+            lo,
+            hi,
+            left: start,
+            right: start + 1,
+            first: (panels.count() > 0).then_some(start),
+        }
     }
-    let start = panels.lo.partition_point(|&v| v <= lo).saturating_sub(1);
-    let mut threshold = visit(start);
-    let mut left = start; // the next panel on the left is left - 1
-    let mut right = start + 1;
-    loop {
-        let bl = (left > 0).then(|| metric.bound((lo - panels.hi[left - 1]).max(0.0)));
-        let br = (right < np).then(|| metric.bound((panels.lo[right] - hi).max(0.0)));
+
+    /// The next panel to visit given the largest threshold of the tile's queries
+    /// now (a k-th distance shrinks as neighbours are found; a radius stays).
+    #[inline(always)]
+    pub fn next(&mut self, panels: &Panels, metric: &TileMetric, threshold: f32) -> Option<usize> {
+        if let Some(f) = self.first.take() {
+            return Some(f);
+        }
+        let np = panels.count();
+        let bl =
+            (self.left > 0).then(|| metric.bound((self.lo - panels.hi[self.left - 1]).max(0.0)));
+        let br =
+            (self.right < np).then(|| metric.bound((panels.lo[self.right] - self.hi).max(0.0)));
         let (go_left, b) = match (bl, br) {
-            (None, None) => return,
+            (None, None) => return None,
             (Some(a), None) => (true, a),
             (None, Some(b)) => (false, b),
             (Some(a), Some(b)) => (a <= b, a.min(b)),
@@ -385,14 +400,16 @@ pub(super) fn scan(
         // Bounds only grow outward on each side and thresholds only shrink, so
         // once the nearer side is out of reach everything left is.
         if b > threshold {
-            return;
+            self.left = 0;
+            self.right = np;
+            return None;
         }
         if go_left {
-            left -= 1;
-            threshold = visit(left);
+            self.left -= 1;
+            Some(self.left)
         } else {
-            threshold = visit(right);
-            right += 1;
+            self.right += 1;
+            Some(self.right - 1)
         }
     }
 }
