@@ -116,7 +116,7 @@ impl Kernels for CpuKernels {
     ) -> Result<Vec<f32>> {
         checks::kde_lse(q, r, scale, exclude_self)?;
         let plan = self.plan(KernelKind::KdeLse, q.n(), r.n(), q.d(), 0, 0)?;
-        Ok(kde_lse::kde_lse(&plan, q, r, scale, exclude_self))
+        Ok(kde_lse::kde_lse(&plan, self.isa, q, r, scale, exclude_self))
     }
 
     fn bin(&self, rows: Rows<'_>, binning: &Binning) -> Result<BinOut> {
@@ -133,6 +133,6 @@ impl Kernels for CpuKernels {
         checks::pair("pairwise", q, r, false)?;
         metric.check_dim(q.d())?;
         let plan = self.plan(KernelKind::Pairwise, q.n(), r.n(), q.d(), 0, 0)?;
-        Ok(pairwise::pairwise(&plan, q, r, metric))
+        Ok(pairwise::pairwise(&plan, self.isa, q, r, metric))
     }
 }
