@@ -143,7 +143,10 @@ mod tests {
         let mut x = 0.0f32;
         while x > -87.0 {
             let (got, want) = (exp_nonpositive(x), x.exp());
-            assert!(((got - want) / want).abs() <= EXP_REL, "x = {x}: {got} vs {want}");
+            assert!(
+                ((got - want) / want).abs() <= EXP_REL,
+                "x = {x}: {got} vs {want}"
+            );
             x -= 0.013_7;
         }
         assert_eq!(exp_nonpositive(f32::NEG_INFINITY), 0.0);

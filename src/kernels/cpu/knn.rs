@@ -146,7 +146,11 @@ fn knn_unit(
         };
         let mut scan = Scan::new(panels, queries.key_range(&rows, tn));
         while let Some(pi) = scan.next(panels, metric, worst(lists)) {
-            tile::tile(metric, &rows, panels.panel(pi), d, &mut out);
+            let reach: [f32; QT] =
+                std::array::from_fn(|t| lists.get(t).map_or(f32::NEG_INFINITY, KList::worst));
+            if !tile::tile_within(metric, &rows, panels.panel(pi), d, &reach, &mut out) {
+                continue;
+            }
             let idx = panels.indices(pi);
             let valid = (1u32 << panels.len[pi]) - 1;
             for (t, list) in lists.iter_mut().enumerate() {

@@ -96,7 +96,9 @@ fn count_unit(
         let mut c = [0u32; QT];
         let mut scan = Scan::new(panels, queries.key_range(&rows, tn));
         while let Some(pi) = scan.next(panels, metric, reach) {
-            tile::tile(metric, &rows, panels.panel(pi), d, &mut out);
+            if !tile::tile_within(metric, &rows, panels.panel(pi), d, &rad, &mut out) {
+                continue;
+            }
             let idx = panels.indices(pi);
             let n = usize::from(panels.len[pi]);
             for t in 0..tn {
