@@ -7,6 +7,10 @@
 //! the result does not depend on the order in which references are visited:
 //! sorting and skipping panels change the speed, never the answer.
 
+// Lane loops index several fixed-size arrays in step; the index form is the
+// one LLVM turns into vector registers.
+#![allow(clippy::needless_range_loop)]
+
 use super::tile::{self, dispatch, Isa, Panels, QueryTiles, Scan, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{KnnOut, KnnSpec, Rows};

@@ -2,6 +2,10 @@
 //! `check`). Computed with the register-blocked tile of [`super::tile`], so
 //! every entry has the bits of [`crate::kernels::Metric::distance`].
 
+// Lane loops index several fixed-size arrays in step; the index form is the
+// one LLVM turns into vector registers.
+#![allow(clippy::needless_range_loop)]
+
 use super::tile::{self, dispatch, Isa, Panels, QueryTiles, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{Metric, Rows};

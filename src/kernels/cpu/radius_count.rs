@@ -7,6 +7,10 @@
 //! its distances already exceeds the largest radius of the query tile
 //! ([`super::tile`]), so no pair that could count is ever skipped.
 
+// Lane loops index several fixed-size arrays in step; the index form is the
+// one LLVM turns into vector registers.
+#![allow(clippy::needless_range_loop)]
+
 use super::tile::{self, dispatch, Isa, Panels, QueryTiles, Scan, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{Boundary, CountSpec, Rows};

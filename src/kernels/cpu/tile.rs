@@ -28,6 +28,10 @@
 //! compiled three times under `#[target_feature]` (AVX-512, AVX2+FMA, and the
 //! baseline), so one binary uses the vector width of the machine it runs on.
 
+// Lane loops index several fixed-size arrays in step; the index form is the
+// one LLVM turns into vector registers.
+#![allow(clippy::needless_range_loop)]
+
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{Metric, Norm, Rows};
 use std::sync::OnceLock;
