@@ -117,7 +117,7 @@ impl Metric {
     }
     /// Max over consecutive column blocks of the given widths, each under `norm`.
     pub fn blocks(norm: Norm, widths: &[usize]) -> Result<Self> {
-        if widths.iter().any(|&w| w == 0) {
+        if widths.contains(&0) {
             return Err(Error::param(
                 "metric",
                 "every column block needs at least one column",
@@ -355,6 +355,11 @@ pub trait Kernels: Send + Sync {
     /// Which backend this is.
     fn backend(&self) -> Backend;
 
+    /// A name for the device that runs the kernels (estimates report it).
+    fn device_name(&self) -> String {
+        self.backend().to_string()
+    }
+
     /// For each query row: the distance to its k-th nearest reference row.
     ///
     /// Contract: with `exclude_self`, query i and reference i are the same point
@@ -499,7 +504,7 @@ pub mod checks {
                     ));
                 }
                 for (c, e) in edges.iter().enumerate() {
-                    if e.windows(2).any(|w| !(w[0] <= w[1])) || e.iter().any(|v| !v.is_finite()) {
+                    if e.windows(2).any(|w| w[0] > w[1] || w[0].is_nan()) || e.iter().any(|v| !v.is_finite()) {
                         return Err(Error::param(
                             "edges",
                             format!("cut points of column {c} must be finite and ascending"),
@@ -587,6 +592,9 @@ impl Engine {
 impl Kernels for Engine {
     fn backend(&self) -> Backend {
         self.kernels().backend()
+    }
+    fn device_name(&self) -> String {
+        Engine::device_name(self)
     }
     fn knn(&self, q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> Result<KnnOut> {
         self.kernels().knn(q, r, spec)
