@@ -77,7 +77,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    for (n, d) in [(16384usize, 32usize), (16384, 20)] {
+    for (n, d) in [(16384usize, 32usize), (16384, 20), (16384, 10)] {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let rows: Vec<f32> = (0..n * d).map(|_| rng.random_range(-1.0f32..1.0)).collect();
         // dimension-major panels of 16 references
