@@ -76,6 +76,34 @@ pub(super) fn radius_count(
     counts
 }
 
+/// Adds to `c[t]` the lanes `l < n` of `out[t]` that `admits` against `rad[t]`.
+#[inline(always)]
+fn add_counts(
+    out: &[[f32; LANES]; QT],
+    rad: &[f32; QT],
+    n: usize,
+    c: &mut [u32; QT],
+    admits: impl Fn(f32, f32) -> bool,
+) {
+    if n == LANES {
+        for t in 0..QT {
+            let mut m = 0u32;
+            for l in 0..LANES {
+                m += u32::from(admits(out[t][l], rad[t]));
+            }
+            c[t] += m;
+        }
+    } else {
+        for t in 0..QT {
+            let mut m = 0u32;
+            for l in 0..LANES {
+                m += u32::from(admits(out[t][l], rad[t]) & (l < n));
+            }
+            c[t] += m;
+        }
+    }
+}
+
 /// The counts of the queries at sorted positions `unit`.
 #[inline(always)]
 fn count_unit(
@@ -103,19 +131,18 @@ fn count_unit(
             if !tile::tile_within(metric, &rows, panels.panel(pi), d, &rad, &mut out) {
                 continue;
             }
-            let idx = panels.indices(pi);
             let n = usize::from(panels.len[pi]);
+            match boundary {
+                Boundary::Less => add_counts(&out, &rad, n, &mut c, |d, r| d < r),
+                Boundary::LessEqual => add_counts(&out, &rad, n, &mut c, |d, r| d <= r),
+            }
+        }
+        if exclude_self {
+            // The point itself (distance exactly 0) was counted iff the boundary
+            // admits 0: its panel has bound 0 and an all-zero lane, so it is never
+            // skipped when 0 could count (radius >= 0), and never counted otherwise.
             for t in 0..tn {
-                let mut m = 0u32;
-                for l in 0..LANES {
-                    let ok = match boundary {
-                        Boundary::Less => out[t][l] < rad[t],
-                        Boundary::LessEqual => out[t][l] <= rad[t],
-                    };
-                    let not_self = !(exclude_self && idx[l] == me[t]);
-                    m += u32::from(ok & not_self & (l < n));
-                }
-                c[t] += m;
+                c[t] -= u32::from(boundary.admits(0.0, rad[t]));
             }
         }
         counts[p - unit.start..p - unit.start + tn].copy_from_slice(&c[..tn]);
