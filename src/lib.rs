@@ -10,6 +10,8 @@
 //! Estimators ([`estimators`]) ask an [`Engine`] for kernel results and
 //! never know which backend ran.
 
+pub mod bench;
+pub mod check;
 pub mod data;
 pub mod error;
 pub mod estimators;

@@ -504,7 +504,9 @@ pub mod checks {
                     ));
                 }
                 for (c, e) in edges.iter().enumerate() {
-                    if e.windows(2).any(|w| w[0] > w[1] || w[0].is_nan()) || e.iter().any(|v| !v.is_finite()) {
+                    if e.windows(2).any(|w| w[0] > w[1] || w[0].is_nan())
+                        || e.iter().any(|v| !v.is_finite())
+                    {
                         return Err(Error::param(
                             "edges",
                             format!("cut points of column {c} must be finite and ascending"),
@@ -535,8 +537,15 @@ pub fn gpu_engine_for_tests(test: &str) -> Option<Engine> {
 }
 
 /// The engine the estimators use: one backend, chosen once.
+///
+/// Under `--backend auto` a GPU engine keeps the CPU twins beside it: when the
+/// device fails (lost, out of memory, a problem the plan cannot tile), the
+/// engine logs why, switches to the CPU for good, and finishes the call there,
+/// with the CPU's result. An explicit `--backend gpu` reports the error instead.
 pub struct Engine {
     inner: EngineInner,
+    fallback: Option<cpu::CpuKernels>,
+    fell_back: std::sync::atomic::AtomicBool,
 }
 
 enum EngineInner {
@@ -545,26 +554,32 @@ enum EngineInner {
 }
 
 impl Engine {
-    /// The CPU twins with the default (cache-sized) plan limits.
-    pub fn cpu() -> Self {
+    fn from_inner(inner: EngineInner, fallback: Option<cpu::CpuKernels>) -> Self {
         Engine {
-            inner: EngineInner::Cpu(cpu::CpuKernels::new()),
+            inner,
+            fallback,
+            fell_back: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
+    /// The CPU twins with the default (cache-sized) plan limits.
+    pub fn cpu() -> Self {
+        Engine::from_inner(EngineInner::Cpu(cpu::CpuKernels::new()), None)
+    }
+
     /// The engine for a user's choice. `Auto` takes a hardware adapter when one
-    /// exists and falls back to the CPU otherwise (logged); `Gpu` takes any adapter,
-    /// software included, and is an error without one.
+    /// exists and falls back to the CPU otherwise (logged), also later if the
+    /// device fails; `Gpu` takes any adapter, software included, and is an
+    /// error without one.
     pub fn new(choice: BackendChoice) -> Result<Self> {
         match choice {
             BackendChoice::Cpu => Ok(Engine::cpu()),
-            BackendChoice::Gpu => Ok(Engine {
-                inner: EngineInner::Gpu(Box::new(gpu::GpuKernels::new(true)?)),
-            }),
+            BackendChoice::Gpu => Ok(Engine::from_inner(
+                EngineInner::Gpu(Box::new(gpu::GpuKernels::new(true)?)),
+                None,
+            )),
             BackendChoice::Auto => match gpu::GpuKernels::new(false) {
-                Ok(g) => Ok(Engine {
-                    inner: EngineInner::Gpu(Box::new(g)),
-                }),
+                Ok(g) => Ok(Engine::with_cpu_fallback(g)),
                 Err(e) => {
                     log::info!("backend auto: using the CPU twins ({e})");
                     Ok(Engine::cpu())
@@ -573,18 +588,63 @@ impl Engine {
         }
     }
 
+    /// A GPU engine that falls back to the CPU twins when the device fails
+    /// (what `Auto` builds; public so tests can build it on a software adapter).
+    #[doc(hidden)]
+    pub fn with_cpu_fallback(gpu: gpu::GpuKernels) -> Self {
+        Engine::from_inner(
+            EngineInner::Gpu(Box::new(gpu)),
+            Some(cpu::CpuKernels::new()),
+        )
+    }
+
+    /// Test hook: the GPU meets `fault` on its next call (no effect on the CPU).
+    #[doc(hidden)]
+    pub fn inject_fault(&self, fault: gpu::Fault) {
+        if let EngineInner::Gpu(g) = &self.inner {
+            g.inject_fault(fault);
+        }
+    }
+
     /// A name for the device that runs the kernels (adapter name, or the CPU).
     pub fn device_name(&self) -> String {
-        match &self.inner {
-            EngineInner::Cpu(c) => c.device_name(),
-            EngineInner::Gpu(g) => g.device_name(),
+        match (&self.inner, &self.fallback) {
+            (_, Some(cpu)) if self.fell_back.load(std::sync::atomic::Ordering::Acquire) => {
+                cpu.device_name()
+            }
+            (EngineInner::Cpu(c), _) => c.device_name(),
+            (EngineInner::Gpu(g), _) => g.device_name(),
         }
     }
 
     fn kernels(&self) -> &dyn Kernels {
+        if self.fell_back.load(std::sync::atomic::Ordering::Acquire) {
+            if let Some(cpu) = &self.fallback {
+                return cpu;
+            }
+        }
         match &self.inner {
             EngineInner::Cpu(c) => c,
             EngineInner::Gpu(g) => g.as_ref(),
+        }
+    }
+
+    /// Runs `f` on the current backend; on a device or planning failure with a
+    /// fallback in place, logs it and runs `f` on the CPU twins from then on.
+    fn run<T>(&self, kernel: &str, f: impl Fn(&dyn Kernels) -> Result<T>) -> Result<T> {
+        match f(self.kernels()) {
+            Err(e @ (Error::Device { .. } | Error::Plan { .. } | Error::NoAdapter(_)))
+                if self.fallback.is_some()
+                    && !self.fell_back.load(std::sync::atomic::Ordering::Acquire) =>
+            {
+                log::warn!(
+                    "backend auto: `{kernel}` failed on the GPU ({e}); continuing on the CPU twins"
+                );
+                self.fell_back
+                    .store(true, std::sync::atomic::Ordering::Release);
+                f(self.kernels())
+            }
+            other => other,
         }
     }
 }
@@ -597,7 +657,7 @@ impl Kernels for Engine {
         Engine::device_name(self)
     }
     fn knn(&self, q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> Result<KnnOut> {
-        self.kernels().knn(q, r, spec)
+        self.run("knn", |k| k.knn(q, r, spec))
     }
     fn radius_count(
         &self,
@@ -606,7 +666,7 @@ impl Kernels for Engine {
         radii: &[f32],
         spec: &CountSpec,
     ) -> Result<Vec<u32>> {
-        self.kernels().radius_count(q, r, radii, spec)
+        self.run("radius_count", |k| k.radius_count(q, r, radii, spec))
     }
     fn kde_lse(
         &self,
@@ -615,12 +675,12 @@ impl Kernels for Engine {
         scale: f32,
         exclude_self: bool,
     ) -> Result<Vec<f32>> {
-        self.kernels().kde_lse(q, r, scale, exclude_self)
+        self.run("kde_lse", |k| k.kde_lse(q, r, scale, exclude_self))
     }
     fn bin(&self, rows: Rows<'_>, binning: &Binning) -> Result<BinOut> {
-        self.kernels().bin(rows, binning)
+        self.run("bin", |k| k.bin(rows, binning))
     }
     fn pairwise(&self, q: Rows<'_>, r: Rows<'_>, metric: &Metric) -> Result<Vec<f32>> {
-        self.kernels().pairwise(q, r, metric)
+        self.run("pairwise", |k| k.pairwise(q, r, metric))
     }
 }

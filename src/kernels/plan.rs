@@ -57,6 +57,10 @@ impl KernelKind {
     }
 }
 
+/// Workgroups a dispatch should hold to keep a large GPU busy (the time
+/// budget cuts reference blocks before it shrinks query blocks below this).
+pub const FILL_WORKGROUPS: u64 = 256;
+
 /// The limits a plan honours.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Limits {
@@ -105,26 +109,86 @@ impl Limits {
     }
 }
 
-/// Loop iterations one invocation spends per reference row (one query), for
-/// rows packed as `vec4<f32>`; the shaders' loops must match this model.
+/// Invocations per workgroup of every shader (`WG_SIZE` in `shaders/common.wgsl`).
+pub const GPU_WORKGROUP_SIZE: u32 = 64;
+
+/// Reference tile held in workgroup memory, in `vec4<f32>` (`TILE_VEC4` in
+/// `shaders/common.wgsl`): whole rows when a row fits, else one row in chunks.
+pub const GPU_TILE_VEC4: usize = 512;
+
+/// The tile shape of `shaders/ref_scan.wgsl` for rows of `dim` columns:
+/// `(vec4s per row, rows per tile, vec4s per chunk, chunks per row)`.
+pub fn tile_shape(dim: usize) -> (u64, u64, u64, u64) {
+    let vec4s = dim.div_ceil(4).max(1) as u64;
+    let tile = GPU_TILE_VEC4 as u64;
+    let rows = (tile / vec4s).max(1);
+    let chunk = vec4s.min(tile);
+    (vec4s, rows, chunk, vec4s.div_ceil(chunk))
+}
+
+/// Loop iterations one invocation runs for one tile of `m` reference rows
+/// (`m` ≤ rows per tile) in `shaders/ref_scan.wgsl`, counting every trip and
+/// one extra per loop entry (the exit test), with `wg` invocations sharing
+/// the tile load. `knn` adds up to k insertion steps per reference.
+pub fn iterations_per_tile(kernel: KernelKind, dim: usize, k: usize, m: u64, wg: u32) -> u64 {
+    if kernel == KernelKind::Bin || m == 0 {
+        return 0;
+    }
+    let (vec4s, _, chunk, chunks) = tile_shape(dim);
+    let insert = if kernel == KernelKind::Knn {
+        k as u64
+    } else {
+        0
+    };
+    // tile-loop trip + chunk loop (trips + entry)
+    // + per chunk: load loop (trips + entry) and row loop (trips + entry)
+    // + per row: the distance loop over all chunks (trips + one entry per chunk) and insertion
+    1 + (chunks + 1)
+        + chunks * ((m * chunk).div_ceil(wg.max(1) as u64) + 1 + m + 1)
+        + m * (vec4s + chunks + insert)
+}
+
+/// Loop iterations one invocation spends per reference row (one query), an
+/// upper bound from full tiles (see [`iterations_per_tile`]).
 pub fn iterations_per_ref(kernel: KernelKind, dim: usize, k: usize) -> u64 {
-    let vec4s = dim.div_ceil(4) as u64;
+    let (_, rows, _, _) = tile_shape(dim);
+    iterations_per_tile(kernel, dim, k, rows, GPU_WORKGROUP_SIZE).div_ceil(rows)
+}
+
+/// Loop iterations per invocation that do not depend on the reference count:
+/// the tile-loop entry, loading and storing the k-list (`knn`), or the whole
+/// of `shaders/bin.wgsl` (per column one trip, a binary-search entry and up
+/// to ⌈log2(E+1)⌉ search trips for E cut points).
+pub fn iterations_fixed(kernel: KernelKind, dim: usize, k: usize, bin_edges: usize) -> u64 {
     match kernel {
-        // distance loop + worst-case insertion into the k-list
-        KernelKind::Knn => vec4s + k as u64 + 1,
-        KernelKind::RadiusCount | KernelKind::KdeLse | KernelKind::Pairwise => vec4s + 1,
-        KernelKind::Bin => 0,
+        KernelKind::Knn => 2 * (k as u64 + 1) + 2,
+        KernelKind::Bin => {
+            let search = u64::from(usize::BITS - bin_edges.leading_zeros());
+            dim as u64 * (2 + search) + 2
+        }
+        _ => 2,
     }
 }
 
-/// Loop iterations per invocation that do not depend on the reference count
-/// (loading and storing the k-list, the binning loops).
-pub fn iterations_fixed(kernel: KernelKind, dim: usize, k: usize, bin_edges: usize) -> u64 {
-    match kernel {
-        KernelKind::Knn => 2 * k as u64 + 2,
-        KernelKind::Bin => dim as u64 * (2 + (bin_edges.max(1) as f64).log2().ceil() as u64) + 2,
-        _ => 2,
+/// Loop iterations of one invocation over a reference block of `n_ref` rows
+/// (exact model of the shaders' loops; monotone in `n_ref`).
+pub fn loop_iterations(
+    kernel: KernelKind,
+    n_ref: usize,
+    dim: usize,
+    k: usize,
+    bin_edges: usize,
+    wg: u32,
+) -> u64 {
+    let fixed = iterations_fixed(kernel, dim, k, bin_edges);
+    if kernel == KernelKind::Bin {
+        return fixed;
     }
+    let (_, rows, _, _) = tile_shape(dim);
+    let n = n_ref as u64;
+    fixed
+        + (n / rows) * iterations_per_tile(kernel, dim, k, rows, wg)
+        + iterations_per_tile(kernel, dim, k, n % rows, wg)
 }
 
 /// How one kernel call is cut into dispatches.
@@ -184,20 +248,33 @@ impl TilePlan {
         }
 
         // Reference block: loop bound first, then buffer size.
-        let fixed = iterations_fixed(kernel, dim, k, bin_edges);
-        let per_ref = iterations_per_ref(kernel, dim, k);
+        let wg = limits.workgroup_size;
+        let iterations = |n: usize| loop_iterations(kernel, n, dim, k, bin_edges, wg);
+        let bounded = limits.max_loop_iterations != u64::MAX;
+        if bounded
+            && iterations(usize::from(kernel != KernelKind::Bin)) > limits.max_loop_iterations
+        {
+            return Err(fail(format!(
+                "one {} of {dim} columns needs {} loop iterations per invocation, over the bound of {}",
+                if kernel == KernelKind::Bin { "row" } else { "reference" },
+                iterations(1),
+                limits.max_loop_iterations
+            )));
+        }
         let mut ref_block = n_ref.max(1);
         if kernel != KernelKind::Bin {
-            if per_ref > 0 && limits.max_loop_iterations != u64::MAX {
-                if fixed + per_ref > limits.max_loop_iterations {
-                    return Err(fail(format!(
-                        "one reference of {dim} columns needs {} loop iterations per invocation, over the bound of {}",
-                        fixed + per_ref,
-                        limits.max_loop_iterations
-                    )));
+            if bounded && iterations(ref_block) > limits.max_loop_iterations {
+                // largest block within the bound (the cost is monotone in the block size)
+                let (mut lo, mut hi) = (1usize, ref_block);
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if iterations(mid) <= limits.max_loop_iterations {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
                 }
-                let by_loops = (limits.max_loop_iterations - fixed) / per_ref;
-                ref_block = ref_block.min(by_loops as usize);
+                ref_block = lo;
             }
             ref_block = ref_block.min(rows_per_binding);
             if kernel == KernelKind::Pairwise {
@@ -206,6 +283,17 @@ impl TilePlan {
             }
         }
         ref_block = ref_block.max(1);
+
+        // Time budget, first on the reference side: a dispatch should still
+        // hold enough queries to fill a GPU (FILL_WORKGROUPS workgroups), so
+        // long reference sets are cut rather than the query block shrunk to a
+        // handful of workgroups.
+        if kernel != KernelKind::Bin {
+            let per_group = limits.workgroup_size as u64 * limits.queries_per_invocation as u64;
+            let fill = (per_group * FILL_WORKGROUPS).min(n_query.max(1) as u64);
+            let by_time = limits.max_coord_pairs_per_dispatch / (fill * dim as u64).max(1);
+            ref_block = ref_block.min(by_time.clamp(1, usize::MAX as u64) as usize);
+        }
 
         // Query block: buffers, output, grid size, time budget.
         let per_query_out = match kernel {
@@ -228,7 +316,11 @@ impl TilePlan {
         }
         query_block = query_block.max(1);
 
-        let loop_iterations = fixed + per_ref * (ref_block as u64);
+        let loop_iterations = iterations(if kernel == KernelKind::Bin {
+            0
+        } else {
+            ref_block
+        });
         Ok(TilePlan {
             kernel,
             n_query,
@@ -348,6 +440,61 @@ mod tests {
         .unwrap();
         let (x, y) = p.workgroups(p.query_block);
         assert!(x <= 4 && (x * y) as usize * 8 >= p.query_block);
+    }
+
+    #[test]
+    fn cost_model_is_monotone_and_matches_the_tiles() {
+        for kernel in [
+            KernelKind::Knn,
+            KernelKind::RadiusCount,
+            KernelKind::Pairwise,
+        ] {
+            for dim in [1, 4, 17, 300, 2049, 4096] {
+                let mut last = 0;
+                for n in 0..1200 {
+                    let it = loop_iterations(kernel, n, dim, 10, 0, GPU_WORKGROUP_SIZE);
+                    assert!(it >= last, "{kernel:?} d={dim} n={n}");
+                    last = it;
+                }
+                let per_ref = iterations_per_ref(kernel, dim, 10);
+                assert!(per_ref >= dim.div_ceil(4) as u64, "{kernel:?} d={dim}");
+            }
+        }
+        // rows wider than a tile are scanned in chunks of one row
+        assert_eq!(tile_shape(4096), (1024, 1, 512, 2));
+        assert_eq!(tile_shape(3), (1, 512, 1, 1));
+    }
+
+    #[test]
+    fn plan_respects_the_loop_bound_exactly() {
+        let lim = Limits {
+            max_loop_iterations: 10_000,
+            workgroup_size: GPU_WORKGROUP_SIZE,
+            ..Limits::cpu()
+        };
+        let p = TilePlan::new(KernelKind::Knn, 10, 50_000, 8, 5, 0, &lim).unwrap();
+        let wg = GPU_WORKGROUP_SIZE;
+        assert!(p.loop_iterations <= 10_000);
+        assert!(loop_iterations(KernelKind::Knn, p.ref_block + 1, 8, 5, 0, wg) > 10_000);
+        // a binning row too long for the bound is an error, not a silent cut
+        let e = TilePlan::new(KernelKind::Bin, 10, 0, 20_000, 0, 0, &lim).unwrap_err();
+        assert!(e.to_string().contains("loop iterations"), "{e}");
+    }
+
+    #[test]
+    fn time_budget_keeps_query_blocks_large() {
+        let lim = Limits {
+            max_storage_binding_bytes: 256 << 20,
+            max_buffer_bytes: 256 << 20,
+            max_workgroups_per_dim: 65_535,
+            workgroup_size: GPU_WORKGROUP_SIZE,
+            queries_per_invocation: 1,
+            max_loop_iterations: u64::MAX,
+            max_coord_pairs_per_dispatch: 1 << 30,
+        };
+        let p = TilePlan::new(KernelKind::Knn, 100_000, 100_000, 64, 10, 0, &lim).unwrap();
+        assert!(p.query_block >= (GPU_WORKGROUP_SIZE as u64 * FILL_WORKGROUPS) as usize);
+        assert!((p.query_block * p.ref_block * 64) as u64 <= 1 << 30);
     }
 
     #[test]

@@ -1,33 +1,269 @@
 //! The GPU backend: the WGSL shaders in `shaders/` run through `wgpu`.
 //!
-//! (Being built: until then every constructor reports that no adapter is available.)
+//! Every kernel of DESIGN.md's table is a compute shader here and a CPU twin
+//! in `src/kernels/cpu/`; the twins are the reference in `tests/parity.rs`.
+//! Work is cut by the one [`TilePlan`] into query blocks × reference blocks:
+//! each dispatch uploads its blocks (so data larger than GPU memory streams
+//! through), and the running result of a query block (k-list, count,
+//! log-sum-exp (max, sum)) stays in a storage buffer between the dispatches
+//! of its reference blocks, so that blocks merge exactly. The plan also keeps
+//! every invocation under lavapipe's silent 65,535-loop-iteration bound on
+//! software adapters.
+//!
+//! Shaders are held as `include_str!` constants in one table ([`SHADERS`]);
+//! `shaders/common.wgsl` is prepended to each, and `shaders/ref_scan.wgsl`
+//! (the tiled reference loop) to the four query × reference kernels.
 
-use super::{Backend, BinOut, Binning, CountSpec, Kernels, KnnOut, KnnSpec, Metric, Rows};
-use crate::error::{Error, Result};
+mod bin;
+pub mod context;
+mod kde_lse;
+mod knn;
+mod pairwise;
+mod radius_count;
+mod scan;
+
+pub use context::{Fault, GpuContext};
+
+use super::plan::{
+    KernelKind, Limits, TilePlan, GPU_TILE_VEC4, GPU_WORKGROUP_SIZE, LAVAPIPE_LOOP_LIMIT, MAX_K,
+};
+use super::{checks, Backend, BinOut, Binning, CountSpec, Kernels, KnnOut, KnnSpec, Metric, Rows};
+use crate::error::Result;
+
+/// `shaders/common.wgsl`: constants, parameter structs, helpers.
+pub const COMMON_WGSL: &str = include_str!("../../../shaders/common.wgsl");
+/// `shaders/ref_scan.wgsl`: the tiled scan over a reference block.
+pub const REF_SCAN_WGSL: &str = include_str!("../../../shaders/ref_scan.wgsl");
+
+/// One kernel's shader.
+#[derive(Clone, Copy, Debug)]
+pub struct ShaderEntry {
+    /// The kernel.
+    pub kernel: KernelKind,
+    /// Its own WGSL (without the preludes).
+    pub source: &'static str,
+    /// Whether `ref_scan.wgsl` is prepended (query × reference kernels).
+    pub scans_refs: bool,
+}
+
+/// Every kernel's shader, by name (STYLE.md: one table of `include_str!` constants).
+pub const SHADERS: [ShaderEntry; 5] = [
+    ShaderEntry {
+        kernel: KernelKind::Knn,
+        source: include_str!("../../../shaders/knn.wgsl"),
+        scans_refs: true,
+    },
+    ShaderEntry {
+        kernel: KernelKind::RadiusCount,
+        source: include_str!("../../../shaders/radius_count.wgsl"),
+        scans_refs: true,
+    },
+    ShaderEntry {
+        kernel: KernelKind::KdeLse,
+        source: include_str!("../../../shaders/kde_lse.wgsl"),
+        scans_refs: true,
+    },
+    ShaderEntry {
+        kernel: KernelKind::Bin,
+        source: include_str!("../../../shaders/bin.wgsl"),
+        scans_refs: false,
+    },
+    ShaderEntry {
+        kernel: KernelKind::Pairwise,
+        source: include_str!("../../../shaders/pairwise.wgsl"),
+        scans_refs: true,
+    },
+];
+
+/// The full WGSL of a kernel as compiled: common.wgsl (+ ref_scan.wgsl) + the kernel's file.
+pub fn shader_source(kernel: KernelKind) -> String {
+    let entry = SHADERS
+        .iter()
+        .find(|s| s.kernel == kernel)
+        .expect("every KernelKind has a shader in SHADERS");
+    let mut src = String::from(COMMON_WGSL);
+    if entry.scans_refs {
+        src.push('\n');
+        src.push_str(REF_SCAN_WGSL);
+    }
+    src.push('\n');
+    src.push_str(entry.source);
+    src
+}
+
+/// Constants the shaders declare in `common.wgsl`, which must equal these
+/// host values (checked by `tests/shaders.rs`).
+pub const SHADER_CONSTANTS: [(&str, u32); 3] = [
+    ("WG_SIZE", GPU_WORKGROUP_SIZE),
+    ("TILE_VEC4", GPU_TILE_VEC4 as u32),
+    ("MAX_K", MAX_K as u32),
+];
+
+/// Uniform parameters of one query-block × reference-block dispatch
+/// (`PairParams` in `shaders/common.wgsl`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct PairParams {
+    /// Query rows in this block.
+    pub n_q: u32,
+    /// Reference rows in this block.
+    pub n_r: u32,
+    /// Padded row width in vec4.
+    pub vec4s: u32,
+    /// Global index of the block's first query.
+    pub q_offset: u32,
+    /// Global index of the block's first reference.
+    pub r_offset: u32,
+    /// knn: neighbour rank.
+    pub k: u32,
+    /// 0 Chebyshev, 1 squared Euclidean.
+    pub norm: u32,
+    /// Number of column blocks.
+    pub n_blocks: u32,
+    /// 1: skip reference j == query i.
+    pub exclude_self: u32,
+    /// radius_count: 0 `<`, 1 `<=`.
+    pub boundary: u32,
+    /// kde_lse: exp(−scale · d).
+    pub scale: f32,
+    /// Workgroups along x of the (2-D) grid.
+    pub groups_x: u32,
+}
+
+/// Uniform parameters of one bin dispatch (`BinParams` in `shaders/common.wgsl`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct BinParams {
+    /// Rows in this block.
+    pub n_rows: u32,
+    /// Columns.
+    pub dim: u32,
+    /// 0 equal range, 1 width, 2 edges.
+    pub mode: u32,
+    /// Equal range: number of bins.
+    pub bins: u32,
+    /// Equal range: lower end.
+    pub lo: f32,
+    /// Equal range: bins / (hi − lo), rounded once.
+    pub scale: f32,
+    /// Width binning: the width.
+    pub width: f32,
+    /// Width binning: 1 / width, rounded once.
+    pub inv_width: f32,
+    /// Workgroups along x of the (2-D) grid.
+    pub groups_x: u32,
+    /// Padding to 16 bytes.
+    pub pad0: u32,
+    /// Padding.
+    pub pad1: u32,
+    /// Padding.
+    pub pad2: u32,
+}
+
+/// Largest single buffer the backend allocates, whatever the device allows:
+/// blocks stay small next to GPU memory, so several fit at once and data of
+/// any size streams through.
+const MAX_BLOCK_BYTES: u64 = 256 << 20;
+
+/// Coordinate pairs (query × reference × column) per dispatch: a few
+/// milliseconds on a laptop GPU, far below the display watchdog.
+const COORD_PAIRS_PER_DISPATCH: u64 = 1 << 30;
+
+/// Safety factor on lavapipe's loop bound. Measured on llvmpipe (LLVM 15):
+/// with d = 4 the bound cuts a loop short once the plan's model reaches
+/// about 49,000 iterations (the driver counts some loops more than once per
+/// trip, and the cut loop is then silently short: references go missing);
+/// halving the bound keeps every kernel clear of it in the canary tests.
+const LAVAPIPE_SAFETY: u64 = 2;
+
+/// The plan limits for a device.
+pub fn plan_limits(limits: &wgpu::Limits, software: bool) -> Limits {
+    Limits {
+        max_storage_binding_bytes: limits.max_storage_buffer_binding_size.min(MAX_BLOCK_BYTES),
+        max_buffer_bytes: limits.max_buffer_size.min(MAX_BLOCK_BYTES),
+        max_workgroups_per_dim: limits.max_compute_workgroups_per_dimension,
+        workgroup_size: GPU_WORKGROUP_SIZE,
+        queries_per_invocation: 1,
+        // Only lavapipe needs the bound, but it is harmless on any software adapter.
+        max_loop_iterations: if software {
+            LAVAPIPE_LOOP_LIMIT / LAVAPIPE_SAFETY
+        } else {
+            u64::MAX
+        },
+        max_coord_pairs_per_dispatch: COORD_PAIRS_PER_DISPATCH,
+    }
+}
 
 /// The GPU backend.
 pub struct GpuKernels {
-    name: String,
+    ctx: GpuContext,
+    limits: Limits,
 }
 
 impl GpuKernels {
     /// Opens an adapter: a hardware one, or with `allow_software` also a software
     /// one (lavapipe). Errors when none exists.
     pub fn new(allow_software: bool) -> Result<Self> {
-        let _ = allow_software;
-        Err(Error::NoAdapter("the GPU backend is not built yet".into()))
+        let ctx = GpuContext::open(allow_software)?;
+        let limits = plan_limits(ctx.limits(), context::is_software(ctx.info()));
+        log::info!(
+            "GPU backend on {} ({:?}, {:?})",
+            ctx.info().name,
+            ctx.info().backend,
+            ctx.info().device_type
+        );
+        Ok(GpuKernels { ctx, limits })
+    }
+
+    /// As [`GpuKernels::new`] but planning under tighter `limits` (tests use
+    /// [`Limits::tiny`] to force many blocks, 2-D grids and merges). Each limit
+    /// is capped by the device's, and the workgroup shape is the shaders'.
+    pub fn with_limits(allow_software: bool, limits: Limits) -> Result<Self> {
+        let mut g = Self::new(allow_software)?;
+        let dev = g.limits.clone();
+        g.limits = Limits {
+            max_storage_binding_bytes: limits
+                .max_storage_binding_bytes
+                .min(dev.max_storage_binding_bytes),
+            max_buffer_bytes: limits.max_buffer_bytes.min(dev.max_buffer_bytes),
+            max_workgroups_per_dim: limits
+                .max_workgroups_per_dim
+                .min(dev.max_workgroups_per_dim),
+            workgroup_size: GPU_WORKGROUP_SIZE,
+            queries_per_invocation: 1,
+            max_loop_iterations: limits.max_loop_iterations.min(dev.max_loop_iterations),
+            max_coord_pairs_per_dispatch: limits.max_coord_pairs_per_dispatch,
+        };
+        Ok(g)
     }
 
     /// Adapter name and backend.
     pub fn device_name(&self) -> String {
-        self.name.clone()
+        let i = self.ctx.info();
+        format!("{} ({:?})", i.name, i.backend)
     }
 
-    fn unavailable(kernel: &'static str) -> Error {
-        Error::Device {
-            kernel,
-            reason: "not available".into(),
-        }
+    /// The plan limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Test hook: makes the next kernel call meet `fault`.
+    #[doc(hidden)]
+    pub fn inject_fault(&self, fault: Fault) {
+        self.ctx.inject(fault);
+    }
+
+    fn plan(
+        &self,
+        kernel: KernelKind,
+        nq: usize,
+        nr: usize,
+        d: usize,
+        k: usize,
+        edges: usize,
+    ) -> Result<TilePlan> {
+        TilePlan::new(kernel, nq, nr, d, k, edges, &self.limits)
     }
 }
 
@@ -35,32 +271,85 @@ impl Kernels for GpuKernels {
     fn backend(&self) -> Backend {
         Backend::Gpu
     }
-    fn knn(&self, _q: Rows<'_>, _r: Rows<'_>, _spec: &KnnSpec) -> Result<KnnOut> {
-        Err(Self::unavailable("knn"))
+
+    fn knn(&self, q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> Result<KnnOut> {
+        checks::knn(q, r, spec)?;
+        let layout = scan::ColumnLayout::new(&spec.metric, q.d());
+        let plan = self.plan(
+            KernelKind::Knn,
+            q.n(),
+            r.n(),
+            layout.padded_dim(),
+            spec.k,
+            0,
+        )?;
+        self.ctx
+            .scoped("knn", || knn::knn(&self.ctx, &plan, &layout, q, r, spec))
     }
+
     fn radius_count(
         &self,
-        _q: Rows<'_>,
-        _r: Rows<'_>,
-        _radii: &[f32],
-        _spec: &CountSpec,
+        q: Rows<'_>,
+        r: Rows<'_>,
+        radii: &[f32],
+        spec: &CountSpec,
     ) -> Result<Vec<u32>> {
-        Err(Self::unavailable("radius_count"))
+        checks::radius_count(q, r, radii, spec)?;
+        let layout = scan::ColumnLayout::new(&spec.metric, q.d());
+        let plan = self.plan(
+            KernelKind::RadiusCount,
+            q.n(),
+            r.n(),
+            layout.padded_dim(),
+            0,
+            0,
+        )?;
+        self.ctx.scoped("radius_count", || {
+            radius_count::radius_count(&self.ctx, &plan, &layout, q, r, radii, spec)
+        })
     }
+
     fn kde_lse(
         &self,
-        _q: Rows<'_>,
-        _r: Rows<'_>,
-        _scale: f32,
-        _exclude_self: bool,
+        q: Rows<'_>,
+        r: Rows<'_>,
+        scale: f32,
+        exclude_self: bool,
     ) -> Result<Vec<f32>> {
-        Err(Self::unavailable("kde_lse"))
+        checks::kde_lse(q, r, scale, exclude_self)?;
+        let layout = scan::ColumnLayout::new(&Metric::sq_euclidean(), q.d());
+        let plan = self.plan(KernelKind::KdeLse, q.n(), r.n(), layout.padded_dim(), 0, 0)?;
+        self.ctx.scoped("kde_lse", || {
+            kde_lse::kde_lse(&self.ctx, &plan, &layout, q, r, scale, exclude_self)
+        })
     }
-    fn bin(&self, _rows: Rows<'_>, _binning: &Binning) -> Result<BinOut> {
-        Err(Self::unavailable("bin"))
+
+    fn bin(&self, rows: Rows<'_>, binning: &Binning) -> Result<BinOut> {
+        checks::bin(rows, binning)?;
+        let edges = match binning {
+            Binning::Edges { edges } => edges.iter().map(Vec::len).max().unwrap_or(0),
+            _ => 0,
+        };
+        let plan = self.plan(KernelKind::Bin, rows.n(), 0, rows.d(), 0, edges)?;
+        self.ctx
+            .scoped("bin", || bin::bin(&self.ctx, &plan, rows, binning))
     }
-    fn pairwise(&self, _q: Rows<'_>, _r: Rows<'_>, _metric: &Metric) -> Result<Vec<f32>> {
-        Err(Self::unavailable("pairwise"))
+
+    fn pairwise(&self, q: Rows<'_>, r: Rows<'_>, metric: &Metric) -> Result<Vec<f32>> {
+        checks::pair("pairwise", q, r, false)?;
+        metric.check_dim(q.d())?;
+        let layout = scan::ColumnLayout::new(metric, q.d());
+        let plan = self.plan(
+            KernelKind::Pairwise,
+            q.n(),
+            r.n(),
+            layout.padded_dim(),
+            0,
+            0,
+        )?;
+        self.ctx.scoped("pairwise", || {
+            pairwise::pairwise(&self.ctx, &plan, &layout, q, r)
+        })
     }
 }
 
@@ -95,5 +384,30 @@ pub struct AdapterInfo {
 
 /// Every adapter on the native backends (Vulkan, Metal, DX12), hardware and software.
 pub fn list_adapters() -> Vec<AdapterInfo> {
-    Vec::new()
+    let instance = context::instance();
+    let adapters = context::adapters(&instance);
+    let infos: Vec<_> = adapters.iter().map(|a| a.get_info()).collect();
+    let auto = context::pick(&infos, false);
+    adapters
+        .iter()
+        .zip(&infos)
+        .enumerate()
+        .map(|(n, (a, i))| {
+            let l = a.limits();
+            AdapterInfo {
+                name: i.name.clone(),
+                backend: format!("{:?}", i.backend),
+                device_type: format!("{:?}", i.device_type),
+                driver: i.driver.clone(),
+                driver_info: i.driver_info.clone(),
+                is_software: context::is_software(i),
+                auto_pick: auto == Some(n),
+                max_storage_binding_bytes: l.max_storage_buffer_binding_size,
+                max_buffer_bytes: l.max_buffer_size,
+                max_workgroups_per_dim: l.max_compute_workgroups_per_dimension,
+                max_workgroup_storage_bytes: l.max_compute_workgroup_storage_size,
+                max_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
+            }
+        })
+        .collect()
 }

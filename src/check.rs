@@ -1,0 +1,588 @@
+//! `infoplane check`: the GPU cross-checked against its CPU twin.
+//!
+//! Runs every kernel on a reference backend (the CPU twin) and on the backend
+//! under test, on the same rows, and compares against named tolerances
+//! ([`crate::kernels::tolerance`]): Chebyshev distances, neighbour indices and
+//! all counts must agree to the bit; squared-Euclidean distances and
+//! `kde_lse` within relative tolerances. A squared-Euclidean count that
+//! differs only because some distance lies within rounding of the radius is a
+//! *borderline* row, reported as such, not as a mismatch (faiss's GPU tests
+//! use the CPU index the same way).
+
+use crate::error::{Error, Result};
+use crate::kernels::{
+    tolerance, Backend, Binning, Boundary, CountSpec, Kernels, KnnSpec, Metric, Norm, Rows,
+};
+use std::time::Instant;
+
+/// How a comparison is judged.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tolerance {
+    /// Identical to the bit.
+    Exact,
+    /// Relative difference at most this.
+    Relative(f64),
+}
+
+impl std::fmt::Display for Tolerance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tolerance::Exact => f.write_str("exact"),
+            Tolerance::Relative(r) => write!(f, "rel {r:.0e}"),
+        }
+    }
+}
+
+/// One row that differs, for the report.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RowDiff {
+    /// Query row.
+    pub row: usize,
+    /// Reference backend's value.
+    pub reference: f64,
+    /// Tested backend's value.
+    pub tested: f64,
+}
+
+/// The comparison of one kernel case on two backends.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CaseReport {
+    /// Kernel name (`knn`, `radius_count`, ...).
+    pub kernel: String,
+    /// The case within the kernel ("chebyshev k=3 exclude-self").
+    pub case: String,
+    /// Values compared.
+    pub compared: usize,
+    /// Largest absolute difference.
+    pub max_abs_diff: f64,
+    /// Largest relative difference (|a − b| / max(|a|, |b|), 0 when both are 0).
+    pub max_rel_diff: f64,
+    /// Values outside the tolerance (borderline rows excluded).
+    pub differing: usize,
+    /// Counts that differ only because a distance lies within rounding of the radius.
+    pub borderline: usize,
+    /// A few differing rows.
+    pub examples: Vec<RowDiff>,
+    /// The tolerance applied.
+    pub tolerance: Tolerance,
+    /// Seconds on the reference backend.
+    pub reference_seconds: f64,
+    /// Seconds on the tested backend.
+    pub tested_seconds: f64,
+    /// Whether the case passes.
+    pub pass: bool,
+}
+
+/// The whole check.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CheckReport {
+    /// Reference backend.
+    pub reference: Backend,
+    /// Tested backend.
+    pub tested: Backend,
+    /// Tested device name.
+    pub tested_device: String,
+    /// Rows and columns checked.
+    pub n: usize,
+    /// Columns of X (and Y, for the block metric).
+    pub dims: Vec<usize>,
+    /// Every case.
+    pub cases: Vec<CaseReport>,
+}
+
+impl CheckReport {
+    /// Whether every case passed.
+    pub fn pass(&self) -> bool {
+        self.cases.iter().all(|c| c.pass)
+    }
+}
+
+/// Examples listed per failing case.
+const MAX_EXAMPLES: usize = 5;
+
+/// Rows compared by the `pairwise` case (its output is n × n).
+const PAIRWISE_ROWS: usize = 256;
+
+fn rel(a: f64, b: f64) -> f64 {
+    let m = a.abs().max(b.abs());
+    if m == 0.0 || a == b {
+        0.0
+    } else {
+        (a - b).abs() / m
+    }
+}
+
+fn within(tol: Tolerance, a: f64, b: f64) -> bool {
+    match tol {
+        Tolerance::Exact => a.to_bits() == b.to_bits() || (a == b),
+        Tolerance::Relative(r) => a == b || rel(a, b) <= r,
+    }
+}
+
+struct Timed<T> {
+    value: T,
+    seconds: f64,
+}
+
+fn timed<T>(f: impl FnOnce() -> Result<T>) -> Result<Timed<T>> {
+    let t = Instant::now();
+    let value = f()?;
+    Ok(Timed {
+        value,
+        seconds: t.elapsed().as_secs_f64(),
+    })
+}
+
+/// Compares two equally long value lists; `borderline(i)` says whether a
+/// difference at row `i` is explained by rounding at a boundary.
+fn compare(
+    kernel: &str,
+    case: String,
+    reference: Timed<Vec<f64>>,
+    tested: Timed<Vec<f64>>,
+    tol: Tolerance,
+    row_of: impl Fn(usize) -> usize,
+    borderline: impl Fn(usize) -> bool,
+) -> CaseReport {
+    let mut report = CaseReport {
+        kernel: kernel.to_string(),
+        case,
+        compared: reference.value.len(),
+        max_abs_diff: 0.0,
+        max_rel_diff: 0.0,
+        differing: 0,
+        borderline: 0,
+        examples: Vec::new(),
+        tolerance: tol,
+        reference_seconds: reference.seconds,
+        tested_seconds: tested.seconds,
+        pass: true,
+    };
+    if reference.value.len() != tested.value.len() {
+        report.differing = reference.value.len().max(tested.value.len());
+        report.pass = false;
+        return report;
+    }
+    for (i, (&a, &b)) in reference.value.iter().zip(&tested.value).enumerate() {
+        let abs = if a == b { 0.0 } else { (a - b).abs() };
+        // NaN never compares equal: it is always a difference.
+        let abs = if abs.is_nan() { f64::INFINITY } else { abs };
+        report.max_abs_diff = report.max_abs_diff.max(abs);
+        report.max_rel_diff = report.max_rel_diff.max(if abs.is_infinite() {
+            f64::INFINITY
+        } else {
+            rel(a, b)
+        });
+        if !within(tol, a, b) {
+            if borderline(i) {
+                report.borderline += 1;
+            } else {
+                report.differing += 1;
+                if report.examples.len() < MAX_EXAMPLES {
+                    report.examples.push(RowDiff {
+                        row: row_of(i),
+                        reference: a,
+                        tested: b,
+                    });
+                }
+            }
+        }
+    }
+    report.pass = report.differing == 0;
+    report
+}
+
+fn to_f64<T: Copy + Into<f64>>(v: Vec<T>) -> Vec<f64> {
+    v.into_iter().map(Into::into).collect()
+}
+
+/// Whether the count of query `i` may legitimately differ between backends:
+/// some reference's squared-Euclidean distance lies within `F32_SUM` (relative)
+/// of the radius, so its side of the boundary depends on summation order.
+fn near_radius(
+    q: Rows<'_>,
+    r: Rows<'_>,
+    metric: &Metric,
+    radius: f32,
+    i: usize,
+    exclude_self: bool,
+) -> usize {
+    let qi = q.row(i);
+    let tol = tolerance::F32_SUM as f64 * (radius as f64).abs().max(f64::MIN_POSITIVE);
+    (0..r.n())
+        .filter(|&j| !(exclude_self && i == j))
+        .filter(|&j| ((metric.distance(qi, r.row(j)) as f64) - radius as f64).abs() <= tol)
+        .count()
+}
+
+/// Runs every kernel on `reference` and `tested` over `x` (and the joint
+/// `[x | y]` block metric when `y` is given) and compares.
+pub fn check_kernels(
+    reference: &dyn Kernels,
+    tested: &dyn Kernels,
+    tested_device: &str,
+    x: Rows<'_>,
+    y: Option<Rows<'_>>,
+    k: usize,
+) -> Result<CheckReport> {
+    if let Some(y) = y {
+        if y.n() != x.n() {
+            return Err(Error::shape(
+                "check: Y",
+                format!("{} rows like X", x.n()),
+                format!("{} rows", y.n()),
+            ));
+        }
+    }
+    let n = x.n();
+    if n < 2 {
+        return Err(Error::shape(
+            "check: X",
+            "at least 2 rows",
+            format!("{n} rows"),
+        ));
+    }
+    let k = k.clamp(1, n - 1);
+    let mut cases = Vec::new();
+
+    // Joint rows [x | y] for the block metric.
+    let joint: Option<(Vec<f32>, usize)> = y.map(|y| {
+        let d = x.d() + y.d();
+        let mut v = Vec::with_capacity(n * d);
+        for i in 0..n {
+            v.extend_from_slice(x.row(i));
+            v.extend_from_slice(y.row(i));
+        }
+        (v, d)
+    });
+    let joint_rows = match &joint {
+        Some((v, d)) => Some(Rows::new(v, n, *d)?),
+        None => None,
+    };
+
+    let mut metrics = vec![
+        ("chebyshev".to_string(), Metric::chebyshev(), x),
+        ("sq_euclidean".to_string(), Metric::sq_euclidean(), x),
+    ];
+    if let (Some(j), Some(y)) = (joint_rows, y) {
+        metrics.push((
+            format!("blocks {}+{} chebyshev", x.d(), y.d()),
+            Metric::blocks(Norm::Chebyshev, &[x.d(), y.d()])?,
+            j,
+        ));
+        metrics.push((
+            format!("blocks {}+{} sq_euclidean", x.d(), y.d()),
+            Metric::blocks(Norm::SqEuclidean, &[x.d(), y.d()])?,
+            j,
+        ));
+    }
+
+    for (name, metric, rows) in &metrics {
+        let exact = metric.norm() == Norm::Chebyshev;
+        let tol = if exact {
+            Tolerance::Exact
+        } else {
+            Tolerance::Relative(tolerance::F32_SUM as f64)
+        };
+        let spec = KnnSpec {
+            k,
+            metric: metric.clone(),
+            exclude_self: true,
+            want_indices: true,
+        };
+        let a = timed(|| reference.knn(*rows, *rows, &spec))?;
+        let b = timed(|| tested.knn(*rows, *rows, &spec))?;
+        let radii = a.value.kth.clone();
+        let (ia, ib) = (a.value.indices.clone(), b.value.indices.clone());
+        cases.push(compare(
+            "knn",
+            format!("{name} k={k} exclude-self: k-th distance"),
+            Timed {
+                value: to_f64(a.value.kth),
+                seconds: a.seconds,
+            },
+            Timed {
+                value: to_f64(b.value.kth),
+                seconds: b.seconds,
+            },
+            tol,
+            |i| i,
+            |_| false,
+        ));
+        if exact {
+            // Neighbour indices: ties are broken by the lower index on both
+            // backends, so the lists are identical for max-norm distances.
+            cases.push(compare(
+                "knn",
+                format!("{name} k={k}: neighbour indices"),
+                Timed {
+                    value: to_f64(ia.unwrap_or_default()),
+                    seconds: 0.0,
+                },
+                Timed {
+                    value: to_f64(ib.unwrap_or_default()),
+                    seconds: 0.0,
+                },
+                Tolerance::Exact,
+                |i| i / k,
+                |_| false,
+            ));
+        }
+        for boundary in [Boundary::Less, Boundary::LessEqual] {
+            let cs = CountSpec {
+                metric: metric.clone(),
+                boundary,
+                exclude_self: true,
+            };
+            let a = timed(|| reference.radius_count(*rows, *rows, &radii, &cs))?;
+            let b = timed(|| tested.radius_count(*rows, *rows, &radii, &cs))?;
+            let diff: Vec<i64> = a
+                .value
+                .iter()
+                .zip(&b.value)
+                .map(|(&p, &q)| p as i64 - q as i64)
+                .collect();
+            let sym = if boundary == Boundary::Less {
+                "<"
+            } else {
+                "<="
+            };
+            cases.push(compare(
+                "radius_count",
+                format!("{name} {sym} k-th distance, exclude-self"),
+                Timed {
+                    value: to_f64(a.value),
+                    seconds: a.seconds,
+                },
+                Timed {
+                    value: to_f64(b.value),
+                    seconds: b.seconds,
+                },
+                Tolerance::Exact,
+                |i| i,
+                |i| {
+                    !exact
+                        && (diff[i].unsigned_abs() as usize)
+                            <= near_radius(*rows, *rows, metric, radii[i], i, true)
+                },
+            ));
+        }
+    }
+
+    // kde_lse at a bandwidth of the data's own scale (σ² = mean squared k-th distance / 2, floor 1e-3).
+    let sq = reference.knn(
+        x,
+        x,
+        &KnnSpec {
+            k,
+            metric: Metric::sq_euclidean(),
+            exclude_self: true,
+            want_indices: false,
+        },
+    )?;
+    let mean_sq = sq.kth.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+    let sigma2 = (mean_sq / 2.0).max(1e-3);
+    let scale = (1.0 / (2.0 * sigma2)) as f32;
+    for exclude_self in [false, true] {
+        let a = timed(|| reference.kde_lse(x, x, scale, exclude_self))?;
+        let b = timed(|| tested.kde_lse(x, x, scale, exclude_self))?;
+        cases.push(compare(
+            "kde_lse",
+            format!(
+                "sigma2={sigma2:.4} {}",
+                if exclude_self {
+                    "exclude-self"
+                } else {
+                    "all points"
+                }
+            ),
+            Timed {
+                value: to_f64(a.value),
+                seconds: a.seconds,
+            },
+            Timed {
+                value: to_f64(b.value),
+                seconds: b.seconds,
+            },
+            Tolerance::Relative(tolerance::KDE_LSE as f64),
+            |i| i,
+            |_| false,
+        ));
+    }
+
+    // bin: the three binnings.
+    let (lo, hi) = x
+        .data()
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
+    let (lo, hi) = if lo < hi {
+        (lo, hi)
+    } else {
+        (lo - 1.0, lo + 1.0)
+    };
+    let quartiles: Vec<Vec<f32>> = (0..x.d())
+        .map(|c| {
+            let mut col: Vec<f32> = (0..n).map(|i| x.row(i)[c]).collect();
+            col.sort_by(f32::total_cmp);
+            (1..4).map(|q| col[q * (n - 1) / 4]).collect()
+        })
+        .collect();
+    let binnings = [
+        (
+            "equal 30 bins on data range",
+            Binning::EqualRange { lo, hi, bins: 30 },
+        ),
+        (
+            "width (range/30)",
+            Binning::Width {
+                width: (hi - lo) / 30.0,
+            },
+        ),
+        ("quartile edges", Binning::Edges { edges: quartiles }),
+    ];
+    for (name, binning) in binnings {
+        let a = timed(|| reference.bin(x, &binning))?;
+        let b = timed(|| tested.bin(x, &binning))?;
+        let d = x.d();
+        cases.push(compare(
+            "bin",
+            format!("{name}: indices"),
+            Timed {
+                value: to_f64(a.value.indices.clone()),
+                seconds: a.seconds,
+            },
+            Timed {
+                value: to_f64(b.value.indices.clone()),
+                seconds: b.seconds,
+            },
+            Tolerance::Exact,
+            |i| i / d,
+            |_| false,
+        ));
+        // Keys are u64: compare exactly as two u32 halves, which f64 holds exactly.
+        let halves = |keys: &[u64]| -> Vec<f64> {
+            keys.iter()
+                .flat_map(|&k| [(k >> 32) as f64, (k & 0xffff_ffff) as f64])
+                .collect()
+        };
+        cases.push(compare(
+            "bin",
+            format!("{name}: pattern keys"),
+            Timed {
+                value: halves(&a.value.keys),
+                seconds: 0.0,
+            },
+            Timed {
+                value: halves(&b.value.keys),
+                seconds: 0.0,
+            },
+            Tolerance::Exact,
+            |i| i / 2,
+            |_| false,
+        ));
+    }
+
+    // pairwise on the first rows.
+    let m = n.min(PAIRWISE_ROWS);
+    let head = x.slice(0, m);
+    for (name, metric) in [
+        ("chebyshev", Metric::chebyshev()),
+        ("sq_euclidean", Metric::sq_euclidean()),
+    ] {
+        let a = timed(|| reference.pairwise(head, head, &metric))?;
+        let b = timed(|| tested.pairwise(head, head, &metric))?;
+        cases.push(compare(
+            "pairwise",
+            format!("{name} {m}×{m}"),
+            Timed {
+                value: to_f64(a.value),
+                seconds: a.seconds,
+            },
+            Timed {
+                value: to_f64(b.value),
+                seconds: b.seconds,
+            },
+            if metric.norm() == Norm::Chebyshev {
+                Tolerance::Exact
+            } else {
+                Tolerance::Relative(tolerance::F32_SUM as f64)
+            },
+            |i| i / m,
+            |_| false,
+        ));
+    }
+
+    let mut dims = vec![x.d()];
+    if let Some(y) = y {
+        dims.push(y.d());
+    }
+    Ok(CheckReport {
+        reference: reference.backend(),
+        tested: tested.backend(),
+        tested_device: tested_device.to_string(),
+        n,
+        dims,
+        cases,
+    })
+}
+
+/// The report as a readable table.
+pub fn render_text(report: &CheckReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "check: {} (reference) vs {} [{}], n = {}, dims = {:?}",
+        report.reference, report.tested, report.tested_device, report.n, report.dims
+    );
+    let _ = writeln!(
+        s,
+        "{:<13} {:<46} {:>9} {:>10} {:>10} {:>6} {:>6} {:>9} {:>9} {:>9}  verdict",
+        "kernel",
+        "case",
+        "compared",
+        "max_abs",
+        "max_rel",
+        "diff",
+        "border",
+        "tol",
+        "ref_s",
+        "test_s"
+    );
+    for c in &report.cases {
+        let _ = writeln!(
+            s,
+            "{:<13} {:<46} {:>9} {:>10.3e} {:>10.3e} {:>6} {:>6} {:>9} {:>9.4} {:>9.4}  {}",
+            c.kernel,
+            c.case,
+            c.compared,
+            c.max_abs_diff,
+            c.max_rel_diff,
+            c.differing,
+            c.borderline,
+            c.tolerance.to_string(),
+            c.reference_seconds,
+            c.tested_seconds,
+            if c.pass { "ok" } else { "MISMATCH" }
+        );
+        for e in &c.examples {
+            let _ = writeln!(
+                s,
+                "{:>15} row {}: reference {} vs tested {}",
+                "", e.row, e.reference, e.tested
+            );
+        }
+    }
+    let failed = report.cases.iter().filter(|c| !c.pass).count();
+    let _ = writeln!(
+        s,
+        "{}: {} of {} cases agree",
+        if failed == 0 { "PASS" } else { "FAIL" },
+        report.cases.len() - failed,
+        report.cases.len()
+    );
+    s
+}

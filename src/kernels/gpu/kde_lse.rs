@@ -1,0 +1,68 @@
+//! GPU side of `kde_lse` (`shaders/kde_lse.wgsl`): log Σ_j exp(−scale·‖q−r_j‖²),
+//! the kernel-density sums of the Kolchinsky–Tracey bounds (Saxe et al. 2018).
+//!
+//! The GPU carries one running (max, scaled sum) per query across reference
+//! blocks instead of one log-sum-exp per block as the CPU twin does: both are
+//! exact merges, equal within `tolerance::KDE_LSE`.
+
+use super::scan::{self, ColumnLayout, PairKernel};
+use super::{GpuContext, PairParams};
+use crate::error::Result;
+use crate::kernels::plan::TilePlan;
+use crate::kernels::Rows;
+use std::ops::Range;
+
+struct Kde {
+    scale: f32,
+    exclude_self: bool,
+    out: Vec<f32>,
+}
+
+impl PairKernel for Kde {
+    fn params(&self) -> PairParams {
+        PairParams {
+            scale: self.scale,
+            exclude_self: self.exclude_self.into(),
+            ..PairParams::default()
+        }
+    }
+
+    fn begin(&mut self, ctx: &GpuContext, qb: Range<usize>) -> Result<Vec<wgpu::Buffer>> {
+        Ok(vec![ctx.storage(
+            "kde_lse",
+            "max_sum",
+            bytemuck::cast_slice(&vec![[0f32; 2]; qb.len()]),
+        )?])
+    }
+
+    fn end(&mut self, ctx: &GpuContext, qb: Range<usize>, bufs: &[wgpu::Buffer]) -> Result<()> {
+        let ms: Vec<[f32; 2]> = ctx.read("kde_lse", &bufs[0], qb.len())?;
+        for (o, [m, s]) in self.out[qb].iter_mut().zip(ms) {
+            // s == 0: no reference was left (one row with exclude-self).
+            *o = if s == 0.0 {
+                f32::NEG_INFINITY
+            } else {
+                m + s.ln()
+            };
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn kde_lse(
+    ctx: &GpuContext,
+    plan: &TilePlan,
+    layout: &ColumnLayout,
+    q: Rows<'_>,
+    r: Rows<'_>,
+    scale: f32,
+    exclude_self: bool,
+) -> Result<Vec<f32>> {
+    let mut kernel = Kde {
+        scale,
+        exclude_self,
+        out: vec![f32::NEG_INFINITY; q.n()],
+    };
+    scan::run(ctx, plan, layout, q, r, &mut kernel)?;
+    Ok(kernel.out)
+}

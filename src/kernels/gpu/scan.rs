@@ -1,0 +1,167 @@
+//! The host side of `shaders/ref_scan.wgsl`: row packing and the dispatch
+//! loop shared by knn, radius_count, kde_lse and pairwise.
+//!
+//! Rows go to the GPU as `vec4<f32>` with every column block zero-padded to
+//! a multiple of 4 columns, so a vec4 never straddles two blocks of a block
+//! metric (the KSG joint space, Kraskov et al. 2004) and zeros leave both
+//! Chebyshev and squared-Euclidean distances unchanged. The loop walks the
+//! plan's query blocks and, inside each, its reference blocks in ascending
+//! order (which keeps knn's lower-index tie-break across blocks); a query
+//! block's running state stays on the GPU between those dispatches.
+
+use super::{GpuContext, PairParams};
+use crate::error::Result;
+use crate::kernels::plan::TilePlan;
+use crate::kernels::{Metric, Norm, Rows};
+use std::ops::Range;
+
+/// Where each column block of a row goes in the padded vec4 row.
+#[derive(Clone, Debug)]
+pub struct ColumnLayout {
+    /// `(source start, source end, destination start)` in floats.
+    segments: Vec<(usize, usize, usize)>,
+    vec4s: usize,
+    /// Exclusive block ends in vec4 units.
+    block_ends: Vec<u32>,
+    norm: Norm,
+}
+
+impl ColumnLayout {
+    /// The layout of `metric` for rows of `d` columns.
+    pub fn new(metric: &Metric, d: usize) -> Self {
+        let mut segments = Vec::new();
+        let mut block_ends = Vec::new();
+        let (mut start, mut vec4s) = (0, 0);
+        for end in metric.block_ends(d) {
+            segments.push((start, end, vec4s * 4));
+            vec4s += (end - start).div_ceil(4);
+            block_ends.push(vec4s as u32);
+            start = end;
+        }
+        ColumnLayout {
+            segments,
+            vec4s,
+            block_ends,
+            norm: metric.norm(),
+        }
+    }
+
+    /// Padded row width in floats (what the plan sizes buffers by).
+    pub fn padded_dim(&self) -> usize {
+        self.vec4s * 4
+    }
+
+    /// Rows `range` of `rows`, packed.
+    pub fn pack(&self, rows: Rows<'_>, range: Range<usize>) -> Vec<f32> {
+        let w = self.padded_dim();
+        if w == rows.d() {
+            return rows.slice(range.start, range.end).data().to_vec();
+        }
+        let mut out = vec![0f32; range.len() * w];
+        for (dst, i) in out.chunks_exact_mut(w).zip(range) {
+            let src = rows.row(i);
+            for &(s, e, o) in &self.segments {
+                dst[o..o + e - s].copy_from_slice(&src[s..e]);
+            }
+        }
+        out
+    }
+}
+
+/// What one query × reference kernel adds to the shared loop.
+pub trait PairKernel {
+    /// Kernel parameters common to all dispatches (k, boundary, scale, …).
+    fn params(&self) -> PairParams;
+    /// State and extra input buffers of a query block (bindings 4, 5, …).
+    fn begin(&mut self, ctx: &GpuContext, qb: Range<usize>) -> Result<Vec<wgpu::Buffer>>;
+    /// After each dispatch (pairwise reads its tile here).
+    fn after_dispatch(
+        &mut self,
+        _ctx: &GpuContext,
+        _qb: Range<usize>,
+        _rb: Range<usize>,
+        _bufs: &[wgpu::Buffer],
+    ) -> Result<()> {
+        Ok(())
+    }
+    /// After the last reference block of a query block: read the results.
+    fn end(&mut self, ctx: &GpuContext, qb: Range<usize>, bufs: &[wgpu::Buffer]) -> Result<()>;
+}
+
+/// Runs `kernel` over every query block × reference block of `plan`.
+pub fn run<K: PairKernel>(
+    ctx: &GpuContext,
+    plan: &TilePlan,
+    layout: &ColumnLayout,
+    q: Rows<'_>,
+    r: Rows<'_>,
+    kernel: &mut K,
+) -> Result<()> {
+    let kind = plan.kernel;
+    let name = kind.name();
+    if q.n() == 0 || r.n() == 0 {
+        // Nothing to scan: the state a query block starts with is its result.
+        if q.n() > 0 {
+            let bufs = kernel.begin(ctx, 0..q.n())?;
+            kernel.end(ctx, 0..q.n(), &bufs)?;
+        }
+        return Ok(());
+    }
+    let ends = ctx.storage(name, "block_ends", bytemuck::cast_slice(&layout.block_ends))?;
+    let ref_blocks: Vec<_> = plan.ref_blocks().collect();
+    // With one reference block the references are uploaded once for all query blocks.
+    let whole_ref = if ref_blocks.len() == 1 {
+        Some(ctx.storage(
+            name,
+            "references",
+            bytemuck::cast_slice(&layout.pack(r, 0..r.n())),
+        )?)
+    } else {
+        None
+    };
+    let mut base = kernel.params();
+    base.vec4s = layout.vec4s as u32;
+    base.norm = match layout.norm {
+        Norm::Chebyshev => 0,
+        Norm::SqEuclidean => 1,
+    };
+    base.n_blocks = layout.block_ends.len() as u32;
+    for qb in plan.query_blocks() {
+        let qbuf = ctx.storage(
+            name,
+            "queries",
+            bytemuck::cast_slice(&layout.pack(q, qb.clone())),
+        )?;
+        let state = kernel.begin(ctx, qb.clone())?;
+        let (gx, gy) = plan.workgroups(qb.len());
+        for rb in &ref_blocks {
+            let rbuf_block;
+            let rbuf = match &whole_ref {
+                Some(b) => b,
+                None => {
+                    rbuf_block = ctx.storage(
+                        name,
+                        "references",
+                        bytemuck::cast_slice(&layout.pack(r, rb.clone())),
+                    )?;
+                    &rbuf_block
+                }
+            };
+            let params = PairParams {
+                n_q: qb.len() as u32,
+                n_r: rb.len() as u32,
+                q_offset: qb.start as u32,
+                r_offset: rb.start as u32,
+                groups_x: gx,
+                ..base
+            };
+            let pbuf = ctx.uniform(name, bytemuck::bytes_of(&params))?;
+            let mut bindings = vec![&pbuf, &qbuf, rbuf, &ends];
+            bindings.extend(state.iter());
+            ctx.dispatch(kind, &bindings, (gx, gy))?;
+            kernel.after_dispatch(ctx, qb.clone(), rb.clone(), &state)?;
+        }
+        kernel.end(ctx, qb, &state)?;
+    }
+    Ok(())
+}
