@@ -3,7 +3,8 @@
 //!
 //! One criterion group per kernel; bench ids `{backend}/{kernel}/{n}x{d}`
 //! (STYLE.md rule 11). GPU ids appear only when `Engine::new(BackendChoice::Gpu)`
-//! finds an adapter; on a software adapter (lavapipe) only the small sizes run.
+//! finds an adapter; on a software adapter (lavapipe, ~2 M pairs/s) only small
+//! sizes run, so the default run stays short.
 //! Shapes follow the estimators: knn at d = 32 (the CPU target) and d = 20
 //! (KSG-1 joint space 10 + 10, Kozachenko–Leonenko), radius counts at d = 10
 //! with the per-query KSG radii of the joint space (strict `<`).
@@ -63,7 +64,7 @@ fn knn(c: &mut Criterion) {
         let sizes: &[(usize, usize)] = if big {
             &[(16384, 32), (16000, 20), (20000, 20), (4096, 32)]
         } else {
-            &[(4096, 32)]
+            &[(1024, 32)]
         };
         for &(n, d) in sizes {
             let v = data(n, d, 1);
@@ -87,7 +88,7 @@ fn radius_count(c: &mut Criterion) {
     let mut g = c.benchmark_group("radius_count");
     short(&mut g);
     for (backend, e, big) in engines() {
-        let sizes: &[usize] = if big { &[16000, 4096] } else { &[4096] };
+        let sizes: &[usize] = if big { &[16000, 4096] } else { &[1024] };
         for &n in sizes {
             // KSG-1: ε_i from the joint space (10 + 10), then counts in X (d = 10)
             let joint = data(n, 20, 2);
@@ -118,8 +119,8 @@ fn radius_count(c: &mut Criterion) {
 fn kde_lse(c: &mut Criterion) {
     let mut g = c.benchmark_group("kde_lse");
     short(&mut g);
-    for (backend, e, _) in engines() {
-        let (n, d) = (4096, 32);
+    for (backend, e, big) in engines() {
+        let (n, d) = (if big { 4096 } else { 1024 }, 32);
         let v = data(n, d, 3);
         let rows = Rows::new(&v, n, d).unwrap();
         g.throughput(Throughput::Elements((n * n) as u64));
@@ -133,8 +134,8 @@ fn kde_lse(c: &mut Criterion) {
 fn pairwise(c: &mut Criterion) {
     let mut g = c.benchmark_group("pairwise");
     short(&mut g);
-    for (backend, e, _) in engines() {
-        let (n, d) = (2048, 32);
+    for (backend, e, big) in engines() {
+        let (n, d) = (if big { 2048 } else { 512 }, 32);
         let v = data(n, d, 4);
         let rows = Rows::new(&v, n, d).unwrap();
         for (name, metric) in [
