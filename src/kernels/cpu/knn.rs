@@ -1,14 +1,27 @@
-//! CPU twin of `shaders/knn.wgsl`: k-th nearest neighbour by brute force over
-//! reference blocks, the running k-list carried from block to block.
+//! CPU twin of `shaders/knn.wgsl`: the k nearest references of every query
+//! (the ε_i of KSG, Kraskov et al. 2004 eq. 8, and the r_i of
+//! Kozachenko–Leonenko), by exact brute force over the reference blocks of the
+//! [`TilePlan`] with box-assisted pruning ([`super::tile`]).
+//!
+//! The running k-list of a query is ordered by (distance, reference index), so
+//! the result does not depend on the order in which references are visited:
+//! sorting and skipping panels change the speed, never the answer.
 
+// Lane loops index several fixed-size arrays in step; the index form is the
+// one LLVM turns into vector registers.
+#![allow(clippy::needless_range_loop)]
+
+use super::tile::{self, dispatch, Isa, Panels, QueryTiles, Scan, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{KnnOut, KnnSpec, Rows};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// A sorted list of the k best `(distance, index)` so far.
 ///
-/// Order: ascending distance, ties by lower index. References are offered in
-/// ascending index order, so a tie never displaces an earlier entry.
+/// Order: ascending distance, ties by lower index. An offer is kept when
+/// `(distance, index)` is lexicographically below the current k-th entry, so the
+/// list is the same whatever order the references are offered in.
 #[derive(Clone, Debug)]
 pub struct KList {
     dist: Vec<f32>,
@@ -54,32 +67,55 @@ impl KList {
     }
 }
 
-pub(super) fn knn(plan: &TilePlan, q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> KnnOut {
+/// Queries per rayon work unit (a slice of one plan query block): small enough
+/// to balance two or more threads, large enough to amortise the task.
+const UNIT: usize = 64 * QT;
+
+pub(super) fn knn(plan: &TilePlan, isa: Isa, q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> KnnOut {
     let k = spec.k;
-    let mut kth = vec![0f32; q.n()];
-    let mut indices = spec.want_indices.then(|| vec![0u32; q.n() * k]);
-    let blocks: Vec<_> = plan.query_blocks().collect();
-    let results: Vec<Vec<KList>> = blocks
-        .par_iter()
-        .map(|qb| {
-            let mut lists: Vec<KList> = (qb.start..qb.end).map(|_| KList::new(k)).collect();
-            for rb in plan.ref_blocks() {
-                for (li, i) in (qb.start..qb.end).enumerate() {
-                    let qi = q.row(i);
-                    let list = &mut lists[li];
-                    for j in rb.clone() {
-                        if spec.exclude_self && i == j {
-                            continue;
-                        }
-                        list.offer(spec.metric.distance(qi, r.row(j)), j as u32);
-                    }
-                }
-            }
-            lists
+    let nq = q.n();
+    let mut kth = vec![0f32; nq];
+    let mut indices = spec.want_indices.then(|| vec![0u32; nq * k]);
+    if nq == 0 {
+        return KnnOut { kth, indices };
+    }
+    let metric = TileMetric::new(&spec.metric, q.d());
+    let s = tile::sort_column(r);
+    let r_order = tile::sorted_order(r, s);
+    let panels = Panels::pack(r, &r_order, plan, Some(s));
+    let queries = QueryTiles {
+        q,
+        order: if spec.exclude_self {
+            r_order
+        } else {
+            tile::sorted_order(q, s)
+        },
+        key: Some(s),
+    };
+    let units: Vec<Range<usize>> = plan
+        .query_blocks()
+        .flat_map(|b| {
+            (b.start..b.end)
+                .step_by(UNIT)
+                .map(move |u| u..(u + UNIT).min(b.end))
         })
         .collect();
-    for (qb, lists) in blocks.iter().zip(results) {
-        for (i, list) in (qb.start..qb.end).zip(lists) {
+    let results: Vec<Vec<KList>> = units
+        .par_iter()
+        .map(|u| {
+            dispatch!(isa, || knn_unit(
+                &panels,
+                &queries,
+                &metric,
+                u.clone(),
+                k,
+                spec.exclude_self
+            ))
+        })
+        .collect();
+    for (u, lists) in units.iter().zip(results) {
+        for (p, list) in u.clone().zip(lists) {
+            let i = queries.order[p] as usize;
             kth[i] = list.worst();
             if let Some(ix) = indices.as_mut() {
                 ix[i * k..(i + 1) * k].copy_from_slice(list.indices());
@@ -87,4 +123,58 @@ pub(super) fn knn(plan: &TilePlan, q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> 
         }
     }
     KnnOut { kth, indices }
+}
+
+/// The k-lists of the queries at sorted positions `unit`.
+#[inline(always)]
+fn knn_unit(
+    panels: &Panels,
+    queries: &QueryTiles<'_>,
+    metric: &TileMetric,
+    unit: Range<usize>,
+    k: usize,
+    exclude_self: bool,
+) -> Vec<KList> {
+    let d = panels.d;
+    let mut lists: Vec<KList> = unit.clone().map(|_| KList::new(k)).collect();
+    let mut out = [[0f32; LANES]; QT];
+    for p in unit.clone().step_by(QT) {
+        let tn = (unit.end - p).min(QT);
+        let rows = queries.rows(p);
+        let me: [u32; QT] = std::array::from_fn(|t| queries.order[(p + t).min(unit.end - 1)]);
+        let lists = &mut lists[p - unit.start..p - unit.start + tn];
+        let worst = |lists: &[KList]| {
+            lists
+                .iter()
+                .fold(f32::NEG_INFINITY, |m, l| m.max(l.worst()))
+        };
+        let mut scan = Scan::new(panels, queries.key_range(&rows, tn));
+        while let Some(pi) = scan.next(panels, metric, worst(lists)) {
+            let reach: [f32; QT] =
+                std::array::from_fn(|t| lists.get(t).map_or(f32::NEG_INFINITY, KList::worst));
+            if !tile::tile_within(metric, &rows, panels.panel(pi), d, &reach, &mut out) {
+                continue;
+            }
+            let idx = panels.indices(pi);
+            let valid = (1u32 << panels.len[pi]) - 1;
+            for (t, list) in lists.iter_mut().enumerate() {
+                let w = list.worst();
+                // `<=`: a tie with a lower index than the k-th entry may still enter
+                let mut m = 0u32;
+                for l in 0..LANES {
+                    m |= u32::from(out[t][l] <= w) << l;
+                }
+                m &= valid;
+                while m != 0 {
+                    let l = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    let j = idx[l];
+                    if !(exclude_self && j == me[t]) {
+                        list.offer(out[t][l], j);
+                    }
+                }
+            }
+        }
+    }
+    lists
 }

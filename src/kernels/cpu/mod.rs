@@ -9,8 +9,10 @@ mod kde_lse;
 mod knn;
 mod pairwise;
 mod radius_count;
+mod tile;
 
 pub use knn::KList;
+pub use tile::Isa;
 
 use super::plan::{KernelKind, Limits, TilePlan};
 use super::{checks, Backend, BinOut, Binning, CountSpec, Kernels, KnnOut, KnnSpec, Metric, Rows};
@@ -20,6 +22,7 @@ use crate::error::Result;
 #[derive(Clone, Debug)]
 pub struct CpuKernels {
     limits: Limits,
+    isa: Isa,
 }
 
 impl Default for CpuKernels {
@@ -33,17 +36,37 @@ impl CpuKernels {
     pub fn new() -> Self {
         CpuKernels {
             limits: Limits::cpu(),
+            isa: Isa::detect(),
         }
     }
 
     /// With the given plan limits (tests use [`Limits::tiny`] to force tiling).
     pub fn with_limits(limits: Limits) -> Self {
-        CpuKernels { limits }
+        CpuKernels {
+            limits,
+            isa: Isa::detect(),
+        }
     }
 
-    /// "cpu (N threads)".
+    /// Runs the vector path `isa` (or the best this machine has, if it lacks
+    /// `isa`); tests and benches use it to compare the paths on one machine.
+    pub fn with_isa(mut self, isa: Isa) -> Self {
+        self.isa = isa.or_available();
+        self
+    }
+
+    /// The vector path the kernels run.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// "cpu (N threads, ISA)", the ISA being the vector path the twins run.
     pub fn device_name(&self) -> String {
-        format!("cpu ({} threads)", rayon::current_num_threads())
+        format!(
+            "cpu ({} threads, {})",
+            rayon::current_num_threads(),
+            self.isa.name()
+        )
     }
 
     fn plan(
@@ -67,7 +90,7 @@ impl Kernels for CpuKernels {
     fn knn(&self, q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> Result<KnnOut> {
         checks::knn(q, r, spec)?;
         let plan = self.plan(KernelKind::Knn, q.n(), r.n(), q.d(), spec.k, 0)?;
-        Ok(knn::knn(&plan, q, r, spec))
+        Ok(knn::knn(&plan, self.isa, q, r, spec))
     }
 
     fn radius_count(
@@ -79,7 +102,9 @@ impl Kernels for CpuKernels {
     ) -> Result<Vec<u32>> {
         checks::radius_count(q, r, radii, spec)?;
         let plan = self.plan(KernelKind::RadiusCount, q.n(), r.n(), q.d(), 0, 0)?;
-        Ok(radius_count::radius_count(&plan, q, r, radii, spec))
+        Ok(radius_count::radius_count(
+            &plan, self.isa, q, r, radii, spec,
+        ))
     }
 
     fn kde_lse(
@@ -91,7 +116,7 @@ impl Kernels for CpuKernels {
     ) -> Result<Vec<f32>> {
         checks::kde_lse(q, r, scale, exclude_self)?;
         let plan = self.plan(KernelKind::KdeLse, q.n(), r.n(), q.d(), 0, 0)?;
-        Ok(kde_lse::kde_lse(&plan, q, r, scale, exclude_self))
+        Ok(kde_lse::kde_lse(&plan, self.isa, q, r, scale, exclude_self))
     }
 
     fn bin(&self, rows: Rows<'_>, binning: &Binning) -> Result<BinOut> {
@@ -108,6 +133,6 @@ impl Kernels for CpuKernels {
         checks::pair("pairwise", q, r, false)?;
         metric.check_dim(q.d())?;
         let plan = self.plan(KernelKind::Pairwise, q.n(), r.n(), q.d(), 0, 0)?;
-        Ok(pairwise::pairwise(&plan, q, r, metric))
+        Ok(pairwise::pairwise(&plan, self.isa, q, r, metric))
     }
 }

@@ -1,39 +1,151 @@
-//! CPU twin of `shaders/radius_count.wgsl`: neighbours within each query's own radius.
+//! CPU twin of `shaders/radius_count.wgsl`: neighbours within each query's own
+//! radius (the marginal counts n_x, n_y of KSG, Kraskov et al. 2004 eqs. 8–9:
+//! strict `<` for KSG-1, `<=` for KSG-2).
+//!
+//! Exact: the tile computes every distance that is not pruned with the
+//! reference arithmetic, and a panel is skipped only when a lower bound on all
+//! its distances already exceeds the largest radius of the query tile
+//! ([`super::tile`]), so no pair that could count is ever skipped.
 
+// Lane loops index several fixed-size arrays in step; the index form is the
+// one LLVM turns into vector registers.
+#![allow(clippy::needless_range_loop)]
+
+use super::tile::{self, dispatch, Isa, Panels, QueryTiles, Scan, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
-use crate::kernels::{CountSpec, Rows};
+use crate::kernels::{Boundary, CountSpec, Rows};
 use rayon::prelude::*;
+use std::ops::Range;
+
+/// Queries per rayon work unit (a slice of one plan query block).
+const UNIT: usize = 64 * QT;
 
 pub(super) fn radius_count(
     plan: &TilePlan,
+    isa: Isa,
     q: Rows<'_>,
     r: Rows<'_>,
     radii: &[f32],
     spec: &CountSpec,
 ) -> Vec<u32> {
-    let blocks: Vec<_> = plan.query_blocks().collect();
-    let parts: Vec<Vec<u32>> = blocks
-        .par_iter()
-        .map(|qb| {
-            let mut counts = vec![0u32; qb.len()];
-            for rb in plan.ref_blocks() {
-                for (li, i) in qb.clone().enumerate() {
-                    let qi = q.row(i);
-                    let mut c = 0u32;
-                    for j in rb.clone() {
-                        if spec.exclude_self && i == j {
-                            continue;
-                        }
-                        c += spec
-                            .boundary
-                            .admits(spec.metric.distance(qi, r.row(j)), radii[i])
-                            as u32;
-                    }
-                    counts[li] += c;
-                }
-            }
-            counts
+    let nq = q.n();
+    let mut counts = vec![0u32; nq];
+    if nq == 0 || r.n() == 0 {
+        return counts;
+    }
+    let metric = TileMetric::new(&spec.metric, q.d());
+    let s = tile::sort_column(r);
+    let r_order = tile::sorted_order(r, s);
+    let panels = Panels::pack(r, &r_order, plan, Some(s));
+    let queries = QueryTiles {
+        q,
+        order: if spec.exclude_self {
+            r_order
+        } else {
+            tile::sorted_order(q, s)
+        },
+        key: Some(s),
+    };
+    let units: Vec<Range<usize>> = plan
+        .query_blocks()
+        .flat_map(|b| {
+            (b.start..b.end)
+                .step_by(UNIT)
+                .map(move |u| u..(u + UNIT).min(b.end))
         })
         .collect();
-    parts.concat()
+    let results: Vec<Vec<u32>> = units
+        .par_iter()
+        .map(|u| {
+            dispatch!(isa, || count_unit(
+                &panels,
+                &queries,
+                &metric,
+                u.clone(),
+                radii,
+                spec.boundary,
+                spec.exclude_self
+            ))
+        })
+        .collect();
+    for (u, part) in units.iter().zip(results) {
+        for (p, c) in u.clone().zip(part) {
+            counts[queries.order[p] as usize] = c;
+        }
+    }
+    counts
+}
+
+/// Adds to `c[t]` the lanes `l < n` of `out[t]` that `admits` against `rad[t]`.
+#[inline(always)]
+fn add_counts(
+    out: &[[f32; LANES]; QT],
+    rad: &[f32; QT],
+    n: usize,
+    c: &mut [u32; QT],
+    admits: impl Fn(f32, f32) -> bool,
+) {
+    if n == LANES {
+        for t in 0..QT {
+            let mut m = 0u32;
+            for l in 0..LANES {
+                m += u32::from(admits(out[t][l], rad[t]));
+            }
+            c[t] += m;
+        }
+    } else {
+        for t in 0..QT {
+            let mut m = 0u32;
+            for l in 0..LANES {
+                m += u32::from(admits(out[t][l], rad[t]) & (l < n));
+            }
+            c[t] += m;
+        }
+    }
+}
+
+/// The counts of the queries at sorted positions `unit`.
+#[inline(always)]
+fn count_unit(
+    panels: &Panels,
+    queries: &QueryTiles<'_>,
+    metric: &TileMetric,
+    unit: Range<usize>,
+    radii: &[f32],
+    boundary: Boundary,
+    exclude_self: bool,
+) -> Vec<u32> {
+    let d = panels.d;
+    let mut counts = vec![0u32; unit.len()];
+    let mut out = [[0f32; LANES]; QT];
+    for p in unit.clone().step_by(QT) {
+        let tn = (unit.end - p).min(QT);
+        let rows = queries.rows(p);
+        let me: [u32; QT] = std::array::from_fn(|t| queries.order[(p + t).min(unit.end - 1)]);
+        let rad: [f32; QT] = std::array::from_fn(|t| radii[me[t] as usize]);
+        // f32::max skips a NaN radius (which admits nothing either way)
+        let reach = rad[..tn].iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        let mut c = [0u32; QT];
+        let mut scan = Scan::new(panels, queries.key_range(&rows, tn));
+        while let Some(pi) = scan.next(panels, metric, reach) {
+            if !tile::tile_within(metric, &rows, panels.panel(pi), d, &rad, &mut out) {
+                continue;
+            }
+            let n = usize::from(panels.len[pi]);
+            match boundary {
+                Boundary::Less => add_counts(&out, &rad, n, &mut c, |d, r| d < r),
+                Boundary::LessEqual => add_counts(&out, &rad, n, &mut c, |d, r| d <= r),
+            }
+        }
+        if exclude_self {
+            // The point itself (distance exactly 0) was counted iff the boundary
+            // admits 0: its panel has bound 0 and an all-zero lane, so it is never
+            // skipped when 0 could count (radius >= 0), and never counted otherwise.
+            for t in 0..tn {
+                c[t] -= u32::from(boundary.admits(0.0, rad[t]));
+            }
+        }
+        counts[p - unit.start..p - unit.start + tn].copy_from_slice(&c[..tn]);
+    }
+    counts
 }
