@@ -10,16 +10,6 @@ set -euo pipefail
 here="$(pwd)"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
-# A fresh Debian image lacks the C linker that cargo needs, and curl for rustup.
-missing=()
-command -v cc >/dev/null 2>&1 || missing+=(build-essential)
-command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
-if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  echo "demo: installing ${missing[*]}" >&2
-  $SUDO apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
-fi
 . scripts/setup.sh
 cargo build --release --quiet
 cd "$here"

@@ -2,6 +2,9 @@
 # Mesa's software Vulkan driver (lavapipe) and the Vulkan loader let the WGSL
 # kernels run on a machine without a GPU.
 need_pkgs=()
+# A fresh Debian image lacks the C linker that cargo needs, and curl for rustup.
+command -v cc >/dev/null 2>&1 || need_pkgs+=(build-essential)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl ca-certificates)
 [ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || [ -n "$(ls /usr/share/vulkan/icd.d/lvp_icd.*.json 2>/dev/null)" ] || need_pkgs+=(mesa-vulkan-drivers)
 ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' || need_pkgs+=(libvulkan1)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

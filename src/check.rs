@@ -23,6 +23,9 @@ pub enum Tolerance {
     Exact,
     /// Relative difference at most this.
     Relative(f64),
+    /// `|a − b| <= tol · max(1, |a|)`: for logarithms of sums, whose error is
+    /// the relative error of the sum (absolute near 0).
+    LogSum(f64),
 }
 
 impl std::fmt::Display for Tolerance {
@@ -30,6 +33,7 @@ impl std::fmt::Display for Tolerance {
         match self {
             Tolerance::Exact => f.write_str("exact"),
             Tolerance::Relative(r) => write!(f, "rel {r:.0e}"),
+            Tolerance::LogSum(r) => write!(f, "log {r:.0e}"),
         }
     }
 }
@@ -117,6 +121,7 @@ fn within(tol: Tolerance, a: f64, b: f64) -> bool {
     match tol {
         Tolerance::Exact => a.to_bits() == b.to_bits() || (a == b),
         Tolerance::Relative(r) => a == b || rel(a, b) <= r,
+        Tolerance::LogSum(r) => a == b || (a - b).abs() <= r * a.abs().max(1.0),
     }
 }
 
@@ -405,7 +410,7 @@ pub fn check_kernels(
                 value: to_f64(b.value),
                 seconds: b.seconds,
             },
-            Tolerance::Relative(tolerance::KDE_LSE as f64),
+            Tolerance::LogSum(tolerance::KDE_LSE as f64),
             |i| i,
             |_| false,
         ));

@@ -24,7 +24,8 @@ pub mod tolerance {
     /// Relative tolerance for squared-Euclidean distances summed in a
     /// different order (d up to 4096 terms, each rounding at most 2^-24).
     pub const F32_SUM: f32 = 1e-5;
-    /// Relative tolerance for `kde_lse` values.
+    /// Tolerance for `kde_lse` values, relative to `max(1, |value|)`: a
+    /// log-sum-exp's error is the relative error of the sum, so it is absolute near 0.
     pub const KDE_LSE: f32 = 1e-5;
 }
 
