@@ -298,9 +298,46 @@ struct DevicesArgs {
     format: Format,
 }
 
+/// Mesa's Vulkan drivers print an error on every adapter probe when
+/// `XDG_RUNTIME_DIR` is unset (common under sudo, cron and containers); give
+/// them a private folder instead. Runs first, before any thread exists.
+/// Returns the folder to remove at exit.
+fn quiet_mesa_runtime_dir() -> Option<PathBuf> {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("infoplane-xdg-{}", std::process::id()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        if std::fs::DirBuilder::new().mode(0o700).create(&dir).is_ok() {
+            std::env::set_var("XDG_RUNTIME_DIR", &dir);
+            return Some(dir);
+        }
+    }
+    None
+}
+
 fn main() -> ExitCode {
+    let runtime_dir = quiet_mesa_runtime_dir();
+    let code = real_main();
+    if let Some(dir) = runtime_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    code
+}
+
+fn real_main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let cli = Cli::parse();
+    // try_parse, not parse: `--help` and usage errors return here instead of
+    // exiting, so main can clean up (exit status 0 for help, 2 for usage).
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
