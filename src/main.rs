@@ -393,7 +393,14 @@ fn kde(c: &Common) -> Result<infoplane::estimators::kde::ValidKde, Error> {
     if let Some(v) = c.sigma2 {
         p = p.variance(v);
     }
-    p.check()
+    // The library calls it `variance`; the user typed `--sigma2`.
+    p.check().map_err(|e| match e {
+        Error::Param {
+            name: "variance",
+            reason,
+        } => Error::param("sigma2", reason),
+        e => e,
+    })
 }
 
 fn check_discrete_roles(c: &Common) -> Result<(), Error> {
