@@ -769,3 +769,22 @@ fn regression_csv_bom_is_not_part_of_the_header() {
         vec![1.0, 2.0, 3.0]
     );
 }
+
+/// The run states its memory need (host and device) before it starts.
+#[test]
+fn memory_need_is_stated_up_front() {
+    let d = Dir::new();
+    let (x, y) = d.good();
+    let out = Command::new(env!("CARGO_BIN_EXE_infoplane"))
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .env("RUST_LOG", "info")
+        .args(["mi", "--x", &x, "--y", &y, "--backend", "cpu"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("memory:") && err.contains("on the host") && err.contains("on the device"),
+        "{err}"
+    );
+}
