@@ -61,7 +61,7 @@ pub fn digamma(x: f64) -> f64 {
 /// argument is always a half-integer.
 pub fn ln_gamma_half(m: u64) -> f64 {
     assert!(m > 0, "ln_gamma_half needs m >= 1");
-    let (mut acc, mut x) = if m % 2 == 0 {
+    let (mut acc, mut x) = if m.is_multiple_of(2) {
         (0.0, 1.0)
     } else {
         (0.5 * std::f64::consts::PI.ln(), 0.5)
