@@ -107,6 +107,15 @@ fn flag() -> impl Strategy<Value = Vec<String>> {
     ]
 }
 
+/// A file, the good ones three times as likely as the broken ones.
+fn file() -> impl Strategy<Value = String> {
+    let p = &files().paths;
+    prop_oneof![
+        3 => prop::sample::select(vec![p[0].clone(), p[1].clone(), p[5].clone()]),
+        1 => prop::sample::select(p.clone()),
+    ]
+}
+
 fn check(cmd: &str, flags: &[Vec<String>]) {
     let args: Vec<String> = std::iter::once(cmd.to_string())
         .chain(flags.iter().flatten().cloned())
@@ -120,6 +129,9 @@ fn check(cmd: &str, flags: &[Vec<String>]) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    if std::env::var_os("FUZZ_CLI_TRACE").is_some() {
+        eprintln!("exit {:?}: {args:?}", out.status.code());
+    }
     match out.status.code() {
         Some(0) => {
             let low = stdout.to_lowercase();
@@ -142,8 +154,24 @@ proptest! {
         check("mi", &flags);
     }
 
+    /// With X and Y always given (mostly good files), so most cases get past
+    /// the argument parser into loading and estimation.
+    #[test]
+    fn mi_with_files(x in file(), y in file(), flags in prop::collection::vec(flag(), 0..4)) {
+        let mut all = vec![vec!["--x".to_string(), x], vec!["--y".to_string(), y]];
+        all.extend(flags.into_iter().filter(|f| !matches!(f[0].as_str(), "--x" | "--y")));
+        check("mi", &all);
+    }
+
     #[test]
     fn entropy_arguments(flags in prop::collection::vec(flag(), 0..6)) {
         check("entropy", &flags);
+    }
+
+    #[test]
+    fn entropy_with_file(x in file(), flags in prop::collection::vec(flag(), 0..4)) {
+        let mut all = vec![vec!["--x".to_string(), x]];
+        all.extend(flags.into_iter().filter(|f| !matches!(f[0].as_str(), "--x" | "--y" | "--z")));
+        check("entropy", &all);
     }
 }
