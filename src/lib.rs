@@ -18,6 +18,7 @@ pub mod error;
 pub mod estimators;
 pub mod io;
 pub mod kernels;
+pub mod memory;
 pub mod plane;
 pub mod report;
 pub mod special;

@@ -430,7 +430,14 @@ fn kde(c: &Common) -> Result<infoplane::estimators::kde::ValidKde, Error> {
     if let Some(v) = c.sigma2 {
         p = p.variance(v);
     }
-    p.check()
+    // The library calls it `variance`; the user typed `--sigma2`.
+    p.check().map_err(|e| match e {
+        Error::Param {
+            name: "variance",
+            reason,
+        } => Error::param("sigma2", reason),
+        e => e,
+    })
 }
 
 fn check_discrete_roles(c: &Common) -> Result<(), Error> {
@@ -455,6 +462,19 @@ fn engine(b: BackendArg) -> Result<Engine> {
     Ok(e)
 }
 
+/// States the memory the run needs (logged at info level, on stderr with
+/// RUST_LOG=info) and stops before starting when the host cannot hold it.
+fn state_memory(work: infoplane::memory::Work, backend: BackendArg) -> Result<(), Error> {
+    use infoplane::memory;
+    let need = work.need(backend != BackendArg::Cpu);
+    log::info!(
+        "memory: {} on the host, {} on the device ({work:?})",
+        memory::human(need.host_bytes),
+        memory::human(need.device_bytes)
+    );
+    memory::check_fits("run", &need, memory::available_host_bytes())
+}
+
 fn mi(a: MiArgs) -> Result<()> {
     let c = &a.common;
     check_discrete_roles(c)?;
@@ -472,6 +492,19 @@ fn mi(a: MiArgs) -> Result<()> {
         .into());
     }
     let u = units(c.bits);
+    {
+        use infoplane::memory::Work;
+        let n = x.n();
+        let dims = x.d() + y.d() + z.as_ref().map_or(0, |z| z.d());
+        let work = match a.estimator {
+            MiEstimator::Ksg1 | MiEstimator::Ksg2 | MiEstimator::Mixed => {
+                Work::Knn { n, dims, k: c.k }
+            }
+            MiEstimator::Kde => Work::Kde { n, dims: x.d() },
+            _ => Work::Binned { n, dims },
+        };
+        state_memory(work, c.backend)?;
+    }
     let est: Estimate = match a.estimator {
         MiEstimator::Ksg1 | MiEstimator::Ksg2 => {
             let eng = engine(c.backend)?;
@@ -563,6 +596,16 @@ fn entropy(a: EntropyArgs) -> Result<()> {
     check_discrete_roles(c)?;
     let x = load(&a.x, "x", &c.discrete)?;
     let u = units(c.bits);
+    {
+        use infoplane::memory::Work;
+        let (n, dims) = (x.n(), x.d());
+        let work = match a.estimator {
+            EntropyEstimator::Kl => Work::Knn { n, dims, k: c.k },
+            EntropyEstimator::Kde => Work::Kde { n, dims },
+            _ => Work::Binned { n, dims },
+        };
+        state_memory(work, c.backend)?;
+    }
     let est = match a.estimator {
         EntropyEstimator::Kl => {
             let eng = engine(c.backend)?;

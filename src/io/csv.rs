@@ -19,6 +19,9 @@ pub fn read_csv(path: &Path, columns: Option<&str>) -> Result<Array> {
         path: path.to_path_buf(),
         reason: format!("not UTF-8 text (byte {})", e.valid_up_to()),
     })?;
+    // Excel and PowerShell start UTF-8 files with a byte-order mark; it is not
+    // part of the first header name.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let bad = |line: usize, reason: String| Error::Format {
         path: path.to_path_buf(),
         reason: format!("line {line}: {reason}"),

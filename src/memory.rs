@@ -1,0 +1,189 @@
+//! Memory a run will need, stated before it starts.
+//!
+//! A run that cannot fit must say so up front instead of being killed by the
+//! operating system half-way (the robustness issue: "a run that cannot fit
+//! says so before it starts"). The figures are upper bounds from the shapes
+//! alone: the input matrices, the prepared (noised or standardised) copies the
+//! kNN estimators make (Kraskov et al. 2004 add noise to break ties), the
+//! per-point outputs of the kernels (neighbour distances and indices, counts,
+//! log-sums), and, for `pairwise`, the full `n_q × n_r` output. Device buffers
+//! are bounded by the tile plan ([`crate::kernels::plan::TilePlan`] checks each
+//! binding against the adapter's limits before allocation), so the device
+//! figure is the inputs plus one block of outputs.
+
+use crate::error::{Error, Result};
+
+/// Bytes a run needs on the host and on the device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MemoryNeed {
+    /// Host (CPU) bytes.
+    pub host_bytes: u64,
+    /// Device (GPU) bytes; 0 on the CPU backend.
+    pub device_bytes: u64,
+}
+
+/// The work whose memory is stated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// A kNN estimator (KSG, KL, mixed, CMI) on `n` rows of `dims` columns in all.
+    Knn {
+        /// Rows.
+        n: usize,
+        /// Columns of all arrays together (the joint space).
+        dims: usize,
+        /// Neighbour rank.
+        k: usize,
+    },
+    /// KDE (pairwise log-sum-exp) on `n` rows of `dims` columns.
+    Kde {
+        /// Rows.
+        n: usize,
+        /// Columns.
+        dims: usize,
+    },
+    /// Binning or plug-in estimators on `n` rows of `dims` columns.
+    Binned {
+        /// Rows.
+        n: usize,
+        /// Columns.
+        dims: usize,
+    },
+    /// The full pairwise-distance matrix of `n_q × n_r` rows of `dims` columns.
+    Pairwise {
+        /// Query rows.
+        n_q: usize,
+        /// Reference rows.
+        n_r: usize,
+        /// Columns.
+        dims: usize,
+    },
+}
+
+fn mul(a: usize, b: usize) -> u64 {
+    (a as u64).saturating_mul(b as u64)
+}
+
+impl Work {
+    /// Upper bound on the bytes this work needs (`gpu`: whether a device runs the kernels).
+    pub fn need(&self, gpu: bool) -> MemoryNeed {
+        let (host, device) = match *self {
+            Work::Knn { n, dims, k } => {
+                // inputs, prepared copy, joint copy; distances + indices per
+                // neighbour; marginal counts per point.
+                let data = mul(n, dims).saturating_mul(4);
+                let out = mul(n, k.max(1)).saturating_mul(8);
+                let counts = mul(n, 3).saturating_mul(8);
+                (
+                    data.saturating_mul(3)
+                        .saturating_add(out)
+                        .saturating_add(counts),
+                    data.saturating_mul(2)
+                        .saturating_add(out)
+                        .saturating_add(counts),
+                )
+            }
+            Work::Kde { n, dims } => {
+                let data = mul(n, dims).saturating_mul(4);
+                (
+                    data.saturating_mul(2).saturating_add(mul(n, 16)),
+                    data.saturating_add(mul(n, 8)),
+                )
+            }
+            Work::Binned { n, dims } => {
+                let data = mul(n, dims).saturating_mul(4);
+                (
+                    data.saturating_mul(2).saturating_add(mul(n, 16)),
+                    data.saturating_mul(2),
+                )
+            }
+            Work::Pairwise { n_q, n_r, dims } => {
+                let data = mul(n_q, dims)
+                    .saturating_add(mul(n_r, dims))
+                    .saturating_mul(4);
+                let out = mul(n_q, n_r).saturating_mul(4);
+                (data.saturating_add(out), data.saturating_add(out))
+            }
+        };
+        MemoryNeed {
+            host_bytes: host,
+            device_bytes: if gpu { device } else { 0 },
+        }
+    }
+}
+
+/// Host memory the operating system says is available (`MemAvailable` in
+/// `/proc/meminfo`); `None` where it cannot be read.
+pub fn available_host_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
+}
+
+/// Human-readable bytes (MiB/GiB with one decimal).
+pub fn human(bytes: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    let b = bytes as f64;
+    if b >= 1024.0 * MIB {
+        format!("{:.1} GiB", b / (1024.0 * MIB))
+    } else {
+        format!("{:.1} MiB", b / MIB)
+    }
+}
+
+/// An up-front [`Error::Plan`] when `need` exceeds `available` host bytes
+/// (no check when the figure is unknown).
+pub fn check_fits(kernel: &'static str, need: &MemoryNeed, available: Option<u64>) -> Result<()> {
+    match available {
+        Some(avail) if need.host_bytes > avail => Err(Error::Plan {
+            kernel,
+            reason: format!(
+                "the run needs {} of host memory, but only {} is available; use fewer rows or columns",
+                human(need.host_bytes),
+                human(avail)
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairwise_output_dominates_and_a_huge_one_does_not_fit() {
+        let w = Work::Pairwise {
+            n_q: 1_000_000,
+            n_r: 1_000_000,
+            dims: 2,
+        };
+        let need = w.need(true);
+        assert!(need.host_bytes >= 4_000_000_000_000);
+        let e = check_fits("pairwise", &need, Some(24 << 30)).unwrap_err();
+        let m = e.to_string();
+        assert!(m.contains("pairwise") && m.contains("GiB"), "{m}");
+        assert!(check_fits("pairwise", &need, None).is_ok());
+    }
+
+    #[test]
+    fn small_runs_fit_and_cpu_needs_no_device_memory() {
+        let w = Work::Knn {
+            n: 1000,
+            dims: 4,
+            k: 3,
+        };
+        let need = w.need(false);
+        assert_eq!(need.device_bytes, 0);
+        assert!(need.host_bytes > 0 && need.host_bytes < 1 << 20);
+        assert!(check_fits("knn", &need, Some(1 << 30)).is_ok());
+        // saturating, never overflowing, on absurd shapes
+        let big = Work::Knn {
+            n: usize::MAX,
+            dims: usize::MAX,
+            k: usize::MAX,
+        }
+        .need(true);
+        assert_eq!(big.host_bytes, u64::MAX);
+    }
+}
