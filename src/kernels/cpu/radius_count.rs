@@ -215,10 +215,15 @@ fn symmetric(
         .fold(
             || vec![0u32; n],
             |mut acc, u| {
-                dispatch!(isa, || match boundary {
-                    Boundary::Less => sym_unit(&ctx, u.clone(), &mut acc, |d, r| d < r),
-                    Boundary::LessEqual => sym_unit(&ctx, u.clone(), &mut acc, |d, r| d <= r),
-                });
+                // one dispatch per boundary, so each body inlines into its ISA function
+                match boundary {
+                    Boundary::Less => {
+                        dispatch!(isa, || sym_unit(&ctx, u.clone(), &mut acc, |d, r| d < r))
+                    }
+                    Boundary::LessEqual => {
+                        dispatch!(isa, || sym_unit(&ctx, u.clone(), &mut acc, |d, r| d <= r))
+                    }
+                }
                 acc
             },
         )
