@@ -79,6 +79,9 @@ rows = bench["rows"] if isinstance(bench, dict) and "rows" in bench else bench
 cases = check.get("report", {}).get("cases", [])
 bad = sum(not c.get("pass", False) for c in cases)
 print(f"check: {len(cases) - bad}/{len(cases)} cases agree, exit status {sys.argv[3]}")
+for c in cases:
+    if not c.get("pass", False):
+        print(f"  disagrees: {c.get('kernel')} {c.get('case')} (max_rel {c.get('max_rel_diff')}, tolerance {c.get('tolerance')})")
 by = {}
 for r in rows:
     by.setdefault((r["case"], r.get("n"), r.get("d")), {})[r["backend"]] = r
@@ -88,7 +91,7 @@ for (case, n, d), b in by.items():
     c, g = b.get("cpu"), b.get("gpu")
     cs = c["median_s"] if c else None
     gs = g["median_s"] if g else None
-    sp = f"{cs / gs:.1f}x" if cs and gs else "-"
+    sp = f"{cs / gs:.2f}x" if cs and gs else "-"
     f = lambda v: f"{v:.4f}" if v is not None else "-"
     print(f"| {case:<18} | {n!s:>6} | {d!s:>3} | {f(cs):>9} | {f(gs):>9} | {sp:>7} |")
 PY
