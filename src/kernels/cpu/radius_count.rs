@@ -54,6 +54,24 @@ pub(super) fn radius_count(
                 .map(move |u| u..(u + UNIT).min(b.end))
         })
         .collect();
+    // Queries and references the same rows (the KSG marginal counts): each
+    // unordered pair is computed once and counted for both ends. `==` is false
+    // on NaN, which then takes the general path.
+    if spec.exclude_self && q.data() == r.data() {
+        let by_pos = symmetric(
+            &panels,
+            &queries,
+            &metric,
+            &units,
+            isa,
+            radii,
+            spec.boundary,
+        );
+        for (p, c) in by_pos.into_iter().enumerate() {
+            counts[queries.order[p] as usize] = c;
+        }
+        return counts;
+    }
     let results: Vec<Vec<u32>> = units
         .par_iter()
         .map(|u| {
@@ -148,4 +166,164 @@ fn count_unit(
         counts[p - unit.start..p - unit.start + tn].copy_from_slice(&c[..tn]);
     }
     counts
+}
+
+/// Counts when queries and references are the same rows, by sorted position.
+///
+/// Why: `dist(i, j)` and `dist(j, i)` are the same f32 (a rounded difference
+/// changes only its sign when swapped; squares and the per-block sums see the
+/// same terms in the same order), so each pair with sorted positions `a < b` is
+/// computed once and tested against both radii: half the distance work of the
+/// general path, with the same counts. A panel is skipped only when its lower
+/// bound exceeds both the query tile's largest radius and the panel's own
+/// largest radius; the scan goes right only (the pairs on the left belong to
+/// earlier tiles) and stops once the bound exceeds the largest radius of all
+/// panels still ahead.
+fn symmetric(
+    panels: &Panels,
+    queries: &QueryTiles<'_>,
+    metric: &TileMetric,
+    units: &[Range<usize>],
+    isa: Isa,
+    radii: &[f32],
+    boundary: Boundary,
+) -> Vec<u32> {
+    let n = queries.order.len();
+    let np = panels.count();
+    // f32::max skips a NaN radius (which admits nothing either way)
+    let prad: Vec<f32> = (0..np)
+        .map(|pi| {
+            panels.indices(pi)[..usize::from(panels.len[pi])]
+                .iter()
+                .fold(f32::NEG_INFINITY, |m, &j| m.max(radii[j as usize]))
+        })
+        .collect();
+    let mut ahead = prad.clone();
+    for i in (0..np.saturating_sub(1)).rev() {
+        ahead[i] = ahead[i].max(ahead[i + 1]);
+    }
+    let ctx = SymCtx {
+        panels,
+        queries,
+        metric,
+        radii,
+        prad: &prad,
+        ahead: &ahead,
+    };
+    units
+        .par_iter()
+        .fold(
+            || vec![0u32; n],
+            |mut acc, u| {
+                // one dispatch per boundary, so each body inlines into its ISA function
+                match boundary {
+                    Boundary::Less => {
+                        dispatch!(isa, || sym_unit(&ctx, u.clone(), &mut acc, |d, r| d < r))
+                    }
+                    Boundary::LessEqual => {
+                        dispatch!(isa, || sym_unit(&ctx, u.clone(), &mut acc, |d, r| d <= r))
+                    }
+                }
+                acc
+            },
+        )
+        .reduce(
+            || vec![0u32; n],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x += y;
+                }
+                a
+            },
+        )
+}
+
+/// What every unit of [`symmetric`] reads.
+struct SymCtx<'a> {
+    panels: &'a Panels,
+    queries: &'a QueryTiles<'a>,
+    metric: &'a TileMetric,
+    radii: &'a [f32],
+    /// Largest radius of each panel's references.
+    prad: &'a [f32],
+    /// Largest radius of the panels from this one to the end.
+    ahead: &'a [f32],
+}
+
+/// Adds to `acc` (by sorted position) the counts of the pairs `(a, b)`, `a` a
+/// query of `unit`, `b > a`, for both ends.
+#[inline(always)]
+fn sym_unit(
+    ctx: &SymCtx<'_>,
+    unit: Range<usize>,
+    acc: &mut [u32],
+    admits: impl Fn(f32, f32) -> bool + Copy,
+) {
+    let panels = ctx.panels;
+    let d = panels.d;
+    let np = panels.count();
+    let mut out = [[0f32; LANES]; QT];
+    for p in unit.clone().step_by(QT) {
+        let tn = (unit.end - p).min(QT);
+        let rows = ctx.queries.rows(p);
+        let rad: [f32; QT] = std::array::from_fn(|t| {
+            ctx.radii[ctx.queries.order[(p + t).min(unit.end - 1)] as usize]
+        });
+        let reach_q = rad[..tn].iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        let (_, hi) = ctx.queries.key_range(&rows, tn);
+        let mut c = [0u32; QT];
+        // the panel holding position p: the first that may hold a b > p
+        let first = panels
+            .start
+            .partition_point(|&s| s as usize <= p)
+            .saturating_sub(1);
+        for pi in first..np {
+            let start = panels.start[pi] as usize;
+            let len = usize::from(panels.len[pi]);
+            if start + len <= p + 1 {
+                continue;
+            }
+            // sorted along the key, so the bound only grows to the right
+            let bound = ctx.metric.bound((panels.lo[pi] - hi).max(0.0));
+            if bound > reach_q.max(ctx.ahead[pi]) {
+                break;
+            }
+            if bound > reach_q.max(ctx.prad[pi]) {
+                continue;
+            }
+            let reach: [f32; QT] = std::array::from_fn(|t| rad[t].max(ctx.prad[pi]));
+            if !tile::tile_within(ctx.metric, &rows, panels.panel(pi), d, &reach, &mut out) {
+                continue;
+            }
+            let idx = panels.indices(pi);
+            let rrad: [f32; LANES] = std::array::from_fn(|l| ctx.radii[idx[l] as usize]);
+            let mut lane = [0u32; LANES];
+            if tn == QT && len == LANES && start >= p + QT {
+                for t in 0..QT {
+                    let mut m = 0u32;
+                    for l in 0..LANES {
+                        m += u32::from(admits(out[t][l], rad[t]));
+                        lane[l] += u32::from(admits(out[t][l], rrad[l]));
+                    }
+                    c[t] += m;
+                }
+            } else {
+                for t in 0..tn {
+                    let mut m = 0u32;
+                    for l in 0..LANES {
+                        let pair = (l < len) & (start + l > p + t);
+                        m += u32::from(admits(out[t][l], rad[t]) & pair);
+                        lane[l] += u32::from(admits(out[t][l], rrad[l]) & pair);
+                    }
+                    c[t] += m;
+                }
+            }
+            for l in 0..len {
+                acc[start + l] += lane[l];
+            }
+        }
+        for t in 0..tn {
+            acc[p + t] += c[t];
+        }
+    }
 }

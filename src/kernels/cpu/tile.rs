@@ -62,7 +62,7 @@ impl TileMetric {
 
     /// A lower bound on the distance of any pair whose `s` coordinates differ by at least `gap` (f32).
     #[inline]
-    fn bound(&self, gap: f32) -> f32 {
+    pub(super) fn bound(&self, gap: f32) -> f32 {
         match self {
             TileMetric::Chebyshev => gap,
             TileMetric::SqEuclidean { .. } => gap * gap,
@@ -178,6 +178,8 @@ pub(super) struct Panels {
     pub idx: Vec<u32>,
     /// Valid lanes per panel.
     pub len: Vec<u8>,
+    /// Position in `order` of each panel's first lane (lane `l` holds `order[start + l]`).
+    pub start: Vec<u32>,
     /// Range of the sort coordinate per panel (meaningless when unsorted).
     pub lo: Vec<f32>,
     pub hi: Vec<f32>,
@@ -193,6 +195,7 @@ impl Panels {
             data: Vec::new(),
             idx: Vec::new(),
             len: Vec::new(),
+            start: Vec::new(),
             lo: Vec::new(),
             hi: Vec::new(),
         };
@@ -222,6 +225,7 @@ impl Panels {
                 p.lo.push(lo);
                 p.hi.push(hi);
                 p.len.push((end - start) as u8);
+                p.start.push(start as u32);
                 start = end;
             }
         }
