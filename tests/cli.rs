@@ -538,7 +538,7 @@ fn input_errors_exit_2_and_name_what_is_wrong() {
                 "kde".into(),
                 "--sigma2=-1".into(),
             ],
-            "variance",
+            "sigma2",
         ),
         (
             vec![
