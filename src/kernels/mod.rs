@@ -268,6 +268,18 @@ pub enum Binning {
     },
 }
 
+impl Binning {
+    /// The host-side constants `(bins / (hi − lo), 1 / width)`, rounded to f32
+    /// once; both twins multiply by exactly these (shaders never divide).
+    pub fn constants(&self) -> (f32, f32) {
+        match self {
+            Binning::EqualRange { lo, hi, bins } => (*bins as f32 / (hi - lo), 0.0),
+            Binning::Width { width } => (0.0, 1.0 / width),
+            Binning::Edges { .. } => (0.0, 0.0),
+        }
+    }
+}
+
 /// Output of [`Kernels::bin`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct BinOut {

@@ -28,17 +28,8 @@ pub fn bin_index(binning: &Binning, t: f32, c: usize, equal_scale: f32, inv_widt
     }
 }
 
-/// Host-side constants of a binning, rounded to f32 once.
-pub fn bin_constants(binning: &Binning) -> (f32, f32) {
-    match binning {
-        Binning::EqualRange { lo, hi, bins } => (*bins as f32 / (hi - lo), 0.0),
-        Binning::Width { width } => (0.0, 1.0 / width),
-        Binning::Edges { .. } => (0.0, 0.0),
-    }
-}
-
 pub(super) fn bin(_plan: &TilePlan, rows: Rows<'_>, binning: &Binning) -> BinOut {
-    let (scale, inv_w) = bin_constants(binning);
+    let (scale, inv_w) = binning.constants();
     let d = rows.d();
     let mut indices = vec![0i32; rows.n() * d];
     indices.par_chunks_mut(d).enumerate().for_each(|(i, out)| {

@@ -80,26 +80,7 @@ pub(super) fn knn(plan: &TilePlan, isa: Isa, q: Rows<'_>, r: Rows<'_>, spec: &Kn
         return KnnOut { kth, indices };
     }
     let metric = TileMetric::new(&spec.metric, q.d());
-    let s = tile::sort_column(r);
-    let r_order = tile::sorted_order(r, s);
-    let panels = Panels::pack(r, &r_order, plan, Some(s));
-    let queries = QueryTiles {
-        q,
-        order: if spec.exclude_self {
-            r_order
-        } else {
-            tile::sorted_order(q, s)
-        },
-        key: Some(s),
-    };
-    let units: Vec<Range<usize>> = plan
-        .query_blocks()
-        .flat_map(|b| {
-            (b.start..b.end)
-                .step_by(UNIT)
-                .map(move |u| u..(u + UNIT).min(b.end))
-        })
-        .collect();
+    let (panels, queries, units) = tile::sorted_scan(plan, q, r, spec.exclude_self, UNIT);
     let results: Vec<Vec<KList>> = units
         .par_iter()
         .map(|u| {

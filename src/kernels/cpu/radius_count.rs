@@ -34,26 +34,7 @@ pub(super) fn radius_count(
         return counts;
     }
     let metric = TileMetric::new(&spec.metric, q.d());
-    let s = tile::sort_column(r);
-    let r_order = tile::sorted_order(r, s);
-    let panels = Panels::pack(r, &r_order, plan, Some(s));
-    let queries = QueryTiles {
-        q,
-        order: if spec.exclude_self {
-            r_order
-        } else {
-            tile::sorted_order(q, s)
-        },
-        key: Some(s),
-    };
-    let units: Vec<Range<usize>> = plan
-        .query_blocks()
-        .flat_map(|b| {
-            (b.start..b.end)
-                .step_by(UNIT)
-                .map(move |u| u..(u + UNIT).min(b.end))
-        })
-        .collect();
+    let (panels, queries, units) = tile::sorted_scan(plan, q, r, spec.exclude_self, UNIT);
     // Queries and references the same rows (the KSG marginal counts): each
     // unordered pair is computed once and counted for both ends. `==` is false
     // on NaN, which then takes the general path.

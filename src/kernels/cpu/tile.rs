@@ -248,6 +248,40 @@ impl Panels {
 }
 
 /// The column with the widest range: the sort coordinate of the box-assisted scan.
+/// The set-up shared by the pruned scans (`knn`, `radius_count`): references
+/// sorted along their widest column and packed into panels, queries in the
+/// same order (the references' own order when they are the same rows), and
+/// the work units: query blocks of the plan cut into runs of `unit` rows.
+pub(super) fn sorted_scan<'a>(
+    plan: &TilePlan,
+    q: Rows<'a>,
+    r: Rows<'_>,
+    same_rows: bool,
+    unit: usize,
+) -> (Panels, QueryTiles<'a>, Vec<std::ops::Range<usize>>) {
+    let s = sort_column(r);
+    let r_order = sorted_order(r, s);
+    let panels = Panels::pack(r, &r_order, plan, Some(s));
+    let queries = QueryTiles {
+        q,
+        order: if same_rows {
+            r_order
+        } else {
+            sorted_order(q, s)
+        },
+        key: Some(s),
+    };
+    let units = plan
+        .query_blocks()
+        .flat_map(|b| {
+            (b.start..b.end)
+                .step_by(unit)
+                .map(move |u| u..(u + unit).min(b.end))
+        })
+        .collect();
+    (panels, queries, units)
+}
+
 pub(super) fn sort_column(r: Rows<'_>) -> usize {
     let d = r.d();
     let mut lo = vec![f32::INFINITY; d];

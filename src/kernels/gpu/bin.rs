@@ -3,7 +3,7 @@
 //! 2018; Chelombiev et al. 2019).
 //!
 //! The host rounds the binning constants to f32 once, exactly as the CPU
-//! twin's `bin_constants` (the contract on [`Binning`]), so both backends
+//! twin ([`Binning::constants`]), so both backends
 //! multiply by the same numbers.
 
 use super::{BinParams, GpuContext};
@@ -32,17 +32,18 @@ pub(super) fn bin(
     // Edges binning: all columns' cut points back to back, with start offsets.
     let mut starts = vec![0u32];
     let mut flat = Vec::new();
+    let (scale, inv_width) = binning.constants();
     match binning {
-        Binning::EqualRange { lo, hi, bins } => {
+        Binning::EqualRange { lo, bins, .. } => {
             params.mode = 0;
             params.lo = *lo;
             params.bins = *bins;
-            params.scale = *bins as f32 / (hi - lo);
+            params.scale = scale;
         }
         Binning::Width { width } => {
             params.mode = 1;
             params.width = *width;
-            params.inv_width = 1.0 / width;
+            params.inv_width = inv_width;
         }
         Binning::Edges { edges } => {
             params.mode = 2;
