@@ -213,16 +213,25 @@ pub fn szt_data() -> (Vec<f32>, Vec<u32>) {
 }
 
 /// Recorded epochs: `records` points spaced evenly in log(1 + epoch) from 0 to `epochs`, deduplicated.
+///
+/// Epoch e takes the points whose t = log(1 + epoch) rounds to it, an
+/// interval of t at least ½ / (epochs + 1) wide. Once the points are closer
+/// than that (`records − 1 > 2 · log(1 + epochs) · (epochs + 1)`, with 1 %
+/// to spare), every epoch is recorded; that case is answered without
+/// generating the points, so a huge `records` costs nothing.
 pub fn record_epochs(epochs: usize, records: usize) -> Vec<usize> {
     let top = (epochs as f64 + 1.0).ln();
-    let mut out: Vec<usize> = (0..records)
-        .map(|i| {
-            let t = top * i as f64 / (records - 1) as f64;
-            (t.exp() - 1.0).round() as usize
-        })
-        .map(|e| e.min(epochs))
-        .collect();
-    out.dedup();
+    if records.saturating_sub(1) as f64 > 2.02 * top * (epochs as f64 + 1.0) {
+        return (0..=epochs).collect();
+    }
+    let mut out: Vec<usize> = Vec::new();
+    for i in 0..records {
+        let t = top * i as f64 / (records.max(2) - 1) as f64;
+        let e = ((t.exp() - 1.0).round() as usize).min(epochs);
+        if out.last() != Some(&e) {
+            out.push(e);
+        }
+    }
     out
 }
 
@@ -471,6 +480,19 @@ mod tests {
         assert_eq!(e[0], 0);
         assert_eq!(*e.last().unwrap(), 1000);
         assert!(e.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// A huge `--records` used to allocate one entry per point first (a
+    /// capacity-overflow panic at 2^64 − 1); points denser than the epochs
+    /// record every epoch, as generating them would.
+    #[test]
+    fn regression_huge_record_counts_record_every_epoch() {
+        let all: Vec<usize> = (0..=40).collect();
+        assert_eq!(record_epochs(40, usize::MAX), all);
+        assert_eq!(record_epochs(40, 1000), all);
+        // just below the shortcut: generated, and already every epoch
+        assert_eq!(record_epochs(40, 300), all);
+        assert_eq!(record_epochs(40, 5), [0, 2, 5, 15, 40]);
     }
 
     #[test]
