@@ -127,6 +127,23 @@ impl DemoConfig {
         }
         Ok(())
     }
+
+    /// Host bytes the run holds, an upper bound from the shapes: the inputs
+    /// (an f32 and an f64 copy), one forward pass over every input while
+    /// recording, and every layer's f32 activations at each recorded epoch
+    /// (at most min(records, epochs + 1) of them, before the log spacing
+    /// merges some).
+    pub fn host_bytes(&self) -> u64 {
+        let n = 1u64 << BITS;
+        let units: u64 = WIDTHS[1..].iter().sum::<usize>() as u64;
+        let inputs = n * BITS as u64 * (4 + 8);
+        // per input: every layer's f64 outputs and a vector header per layer
+        let pass = n * (WIDTHS.iter().sum::<usize>() as u64 * 8 + WIDTHS.len() as u64 * 24);
+        let records = (self.records as u64).min((self.epochs as u64).saturating_add(1));
+        records
+            .saturating_mul(n * units * 4)
+            .saturating_add(inputs + pass)
+    }
 }
 
 /// The recorded run: inputs, labels, and every layer's activations at each recorded epoch.
@@ -493,6 +510,20 @@ mod tests {
         // just below the shortcut: generated, and already every epoch
         assert_eq!(record_epochs(40, 300), all);
         assert_eq!(record_epochs(40, 5), [0, 2, 5, 15, 40]);
+    }
+
+    #[test]
+    fn host_bytes_grow_with_the_recorded_epochs_only() {
+        let small = DemoConfig::default();
+        let per_record = 4096 * 31 * 4;
+        assert!(small.host_bytes() > 30 * per_record && small.host_bytes() < 40 * per_record);
+        let many = DemoConfig {
+            epochs: 10,
+            records: usize::MAX,
+            ..Default::default()
+        };
+        // at most epochs + 1 distinct records
+        assert!(many.host_bytes() < 12 * per_record + (4 << 20));
     }
 
     #[test]

@@ -95,6 +95,14 @@ pub enum Error {
         /// Which limit rules it out.
         reason: String,
     },
+    /// The run needs more memory than the machine has: refused before it starts.
+    #[error("{what}: {reason}")]
+    TooLarge {
+        /// The run (command, estimator or kernel) that was sized.
+        what: String,
+        /// The need, what is available, and what to change.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -120,7 +128,8 @@ impl Error {
     }
 
     /// Whether this error is the user's input (exit status 2 in the CLI)
-    /// rather than a device or internal failure.
+    /// rather than a device or internal failure. A run too large for the
+    /// machine counts as input: the request, not the device, has to change.
     pub fn is_input_error(&self) -> bool {
         matches!(
             self,
@@ -130,6 +139,7 @@ impl Error {
                 | Error::Param { .. }
                 | Error::Io { .. }
                 | Error::Format { .. }
+                | Error::TooLarge { .. }
         )
     }
 }

@@ -756,6 +756,57 @@ fn plane_with_a_broken_layer_writes_nothing() {
     assert!(!out.join("plane.csv").exists() && !out.join("plane.json").exists());
 }
 
+/// A `plane` whose plan cannot fit in the host's memory (ten million recorded
+/// epochs of the built-in experiment: terabytes of activations) is refused
+/// before any work: the memory statement, then an error naming the need, what
+/// is available and what to change; exit 2, no training, no output folder.
+#[test]
+fn plane_that_cannot_fit_is_refused_up_front() {
+    if infoplane::memory::available_host_bytes().is_none() {
+        eprintln!("SKIPPED plane_that_cannot_fit_is_refused_up_front: available memory unknown here (no /proc/meminfo), so nothing is refused");
+        return;
+    }
+    let d = Dir::new();
+    let out = d.path("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_infoplane"))
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .args([
+            "plane",
+            "--epochs",
+            "100000000",
+            "--records",
+            "10000000",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Were the run to start, it would train for days: a minute is "at once".
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("plane started a run that cannot fit instead of refusing it");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("infoplane: memory: "), "{err}");
+    for word in ["plane", "GiB of host memory", "is available", "--records"] {
+        assert!(err.contains(word), "stderr should name `{word}`: {err}");
+    }
+    assert!(
+        !err.contains("trained") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+    assert!(!out.exists(), "an output folder appeared");
+}
+
 // ---- regression: found while writing this table ------------------------------
 
 /// A UTF-8 byte-order mark used to become part of the first header name, so
