@@ -74,9 +74,13 @@ pub enum Error {
     },
 
     // ---- devices ---------------------------------------------------------
-    /// No GPU adapter could be found or opened.
+    /// No GPU adapter was found (or none that the backend choice accepts).
     #[error("no GPU adapter: {0}")]
     NoAdapter(String),
+    /// Adapters may exist, but asking for one or opening its device failed
+    /// (a driver or loader error), as opposed to finding none.
+    #[error("GPU adapter request failed: {0}")]
+    AdapterRequest(String),
     /// The GPU device failed (lost, validation error, out of memory) during a kernel.
     #[error("GPU error in `{kernel}`: {reason}")]
     Device {
