@@ -7,6 +7,11 @@ command -v cc >/dev/null 2>&1 || need_pkgs+=(build-essential)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl ca-certificates)
 [ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || [ -n "$(ls /usr/share/vulkan/icd.d/lvp_icd.*.json 2>/dev/null)" ] || need_pkgs+=(mesa-vulkan-drivers)
 ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' || need_pkgs+=(libvulkan1)
+# As root, tests/bad_input.rs::no_permission runs the CLI as uid 65534 with
+# setpriv or runuser (both util-linux, in Debian's base system).
+if [ "$(id -u)" = 0 ] && ! command -v setpriv >/dev/null 2>&1 && ! command -v runuser >/dev/null 2>&1; then
+  need_pkgs+=(util-linux)
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "setup: installing ${need_pkgs[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

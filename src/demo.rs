@@ -127,6 +127,23 @@ impl DemoConfig {
         }
         Ok(())
     }
+
+    /// Host bytes the run holds, an upper bound from the shapes: the inputs
+    /// (an f32 and an f64 copy), one forward pass over every input while
+    /// recording, and every layer's f32 activations at each recorded epoch
+    /// (at most min(records, epochs + 1) of them, before the log spacing
+    /// merges some).
+    pub fn host_bytes(&self) -> u64 {
+        let n = 1u64 << BITS;
+        let units: u64 = WIDTHS[1..].iter().sum::<usize>() as u64;
+        let inputs = n * BITS as u64 * (4 + 8);
+        // per input: every layer's f64 outputs and a vector header per layer
+        let pass = n * (WIDTHS.iter().sum::<usize>() as u64 * 8 + WIDTHS.len() as u64 * 24);
+        let records = (self.records as u64).min((self.epochs as u64).saturating_add(1));
+        records
+            .saturating_mul(n * units * 4)
+            .saturating_add(inputs + pass)
+    }
 }
 
 /// The recorded run: inputs, labels, and every layer's activations at each recorded epoch.
@@ -213,16 +230,25 @@ pub fn szt_data() -> (Vec<f32>, Vec<u32>) {
 }
 
 /// Recorded epochs: `records` points spaced evenly in log(1 + epoch) from 0 to `epochs`, deduplicated.
+///
+/// Epoch e takes the points whose t = log(1 + epoch) rounds to it, an
+/// interval of t at least ½ / (epochs + 1) wide. Once the points are closer
+/// than that (`records − 1 > 2 · log(1 + epochs) · (epochs + 1)`, with 1 %
+/// to spare), every epoch is recorded; that case is answered without
+/// generating the points, so a huge `records` costs nothing.
 pub fn record_epochs(epochs: usize, records: usize) -> Vec<usize> {
     let top = (epochs as f64 + 1.0).ln();
-    let mut out: Vec<usize> = (0..records)
-        .map(|i| {
-            let t = top * i as f64 / (records - 1) as f64;
-            (t.exp() - 1.0).round() as usize
-        })
-        .map(|e| e.min(epochs))
-        .collect();
-    out.dedup();
+    if records.saturating_sub(1) as f64 > 2.02 * top * (epochs as f64 + 1.0) {
+        return (0..=epochs).collect();
+    }
+    let mut out: Vec<usize> = Vec::new();
+    for i in 0..records {
+        let t = top * i as f64 / (records.max(2) - 1) as f64;
+        let e = ((t.exp() - 1.0).round() as usize).min(epochs);
+        if out.last() != Some(&e) {
+            out.push(e);
+        }
+    }
     out
 }
 
@@ -471,6 +497,33 @@ mod tests {
         assert_eq!(e[0], 0);
         assert_eq!(*e.last().unwrap(), 1000);
         assert!(e.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// A huge `--records` used to allocate one entry per point first (a
+    /// capacity-overflow panic at 2^64 − 1); points denser than the epochs
+    /// record every epoch, as generating them would.
+    #[test]
+    fn regression_huge_record_counts_record_every_epoch() {
+        let all: Vec<usize> = (0..=40).collect();
+        assert_eq!(record_epochs(40, usize::MAX), all);
+        assert_eq!(record_epochs(40, 1000), all);
+        // just below the shortcut: generated, and already every epoch
+        assert_eq!(record_epochs(40, 300), all);
+        assert_eq!(record_epochs(40, 5), [0, 2, 5, 15, 40]);
+    }
+
+    #[test]
+    fn host_bytes_grow_with_the_recorded_epochs_only() {
+        let small = DemoConfig::default();
+        let per_record = 4096 * 31 * 4;
+        assert!(small.host_bytes() > 30 * per_record && small.host_bytes() < 40 * per_record);
+        let many = DemoConfig {
+            epochs: 10,
+            records: usize::MAX,
+            ..Default::default()
+        };
+        // at most epochs + 1 distinct records
+        assert!(many.host_bytes() < 12 * per_record + (4 << 20));
     }
 
     #[test]

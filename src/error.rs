@@ -74,9 +74,13 @@ pub enum Error {
     },
 
     // ---- devices ---------------------------------------------------------
-    /// No GPU adapter could be found or opened.
+    /// No GPU adapter was found (or none that the backend choice accepts).
     #[error("no GPU adapter: {0}")]
     NoAdapter(String),
+    /// Adapters may exist, but asking for one or opening its device failed
+    /// (a driver or loader error), as opposed to finding none.
+    #[error("GPU adapter request failed: {0}")]
+    AdapterRequest(String),
     /// The GPU device failed (lost, validation error, out of memory) during a kernel.
     #[error("GPU error in `{kernel}`: {reason}")]
     Device {
@@ -93,6 +97,14 @@ pub enum Error {
         /// Kernel name.
         kernel: &'static str,
         /// Which limit rules it out.
+        reason: String,
+    },
+    /// The run needs more memory than the machine has: refused before it starts.
+    #[error("{what}: {reason}")]
+    TooLarge {
+        /// The run (command, estimator or kernel) that was sized.
+        what: String,
+        /// The need, what is available, and what to change.
         reason: String,
     },
 }
@@ -120,7 +132,8 @@ impl Error {
     }
 
     /// Whether this error is the user's input (exit status 2 in the CLI)
-    /// rather than a device or internal failure.
+    /// rather than a device or internal failure. A run too large for the
+    /// machine counts as input: the request, not the device, has to change.
     pub fn is_input_error(&self) -> bool {
         matches!(
             self,
@@ -130,6 +143,7 @@ impl Error {
                 | Error::Param { .. }
                 | Error::Io { .. }
                 | Error::Format { .. }
+                | Error::TooLarge { .. }
         )
     }
 }

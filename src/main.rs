@@ -13,6 +13,7 @@ use infoplane::estimators::{
 };
 use infoplane::io::{self, Array};
 use infoplane::kernels::gpu::list_adapters;
+use infoplane::memory::{self, MemoryNeed};
 use infoplane::plane::{self, PlaneOptions, RunLayout};
 use infoplane::report;
 use infoplane::{Backend, BackendChoice, Dataset, Engine, Error};
@@ -462,17 +463,38 @@ fn engine(b: BackendArg) -> Result<Engine> {
     Ok(e)
 }
 
-/// States the memory the run needs (logged at info level, on stderr with
-/// RUST_LOG=info) and stops before starting when the host cannot hold it.
-fn state_memory(work: infoplane::memory::Work, backend: BackendArg) -> Result<(), Error> {
-    use infoplane::memory;
-    let need = work.need(backend != BackendArg::Cpu);
-    log::info!(
-        "memory: {} on the host, {} on the device ({work:?})",
+/// The memory statement every command makes before it starts.
+fn memory_line(need: &MemoryNeed, detail: &str) -> String {
+    format!(
+        "memory: {} on the host, {} on the device ({detail})",
         memory::human(need.host_bytes),
         memory::human(need.device_bytes)
-    );
-    memory::check_fits("run", &need, memory::available_host_bytes())
+    )
+}
+
+/// States the memory the run needs (logged at info level, on stderr with
+/// RUST_LOG=info) and stops before starting when the host cannot hold it.
+fn state_memory(work: memory::Work, backend: BackendArg) -> Result<(), Error> {
+    let need = work.need(backend != BackendArg::Cpu);
+    log::info!("{}", memory_line(&need, &format!("{work:?}")));
+    memory::check_fits(
+        "run",
+        &need,
+        memory::available_host_bytes(),
+        "use fewer rows or columns",
+    )
+}
+
+/// As [`state_memory`] for `plane`, which narrates its progress on stderr:
+/// the statement is always printed there; the check is the same.
+fn state_plane_memory(need: &MemoryNeed, detail: &str, hint: &str) -> Result<(), Error> {
+    eprintln!("infoplane: {}", memory_line(need, detail));
+    memory::check_fits("plane", need, memory::available_host_bytes(), hint)
+}
+
+/// Bytes of an array's values as loaded.
+fn array_bytes(a: &Array) -> u64 {
+    (a.data.len() as u64).saturating_mul(4)
 }
 
 fn mi(a: MiArgs) -> Result<()> {
@@ -743,6 +765,15 @@ fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     pb
 }
 
+/// `binned, binned_adaptive, kde` for the memory statement.
+fn method_names(opts: &PlaneOptions) -> String {
+    opts.methods
+        .iter()
+        .map(|m| m.label())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn plane_cmd(a: PlaneArgs) -> Result<()> {
     if a.bins == 0 {
         return Err(Error::param("bins", "must be at least 1, got 0").into());
@@ -770,12 +801,42 @@ fn plane_cmd(a: PlaneArgs) -> Result<()> {
             let ya = io::load(&layout.y.to_string_lossy())?;
             let xs = plane::input_symbols(&xa)?;
             let ys = plane::label_symbols(&ya)?;
+            // The first epoch gives the layer shapes (later epochs stream
+            // through one at a time); it is kept for the computation.
+            let mut first = Some(layout.load_epoch(0)?);
+            let layers = first.as_deref().unwrap_or_default();
+            let dims: Vec<usize> = layers.iter().map(|(_, t)| t.d()).collect();
+            let n = xa.n();
+            let held: u64 = layers
+                .iter()
+                .map(|(_, t)| (t.values().len() as u64).saturating_mul(4))
+                .sum();
+            let resident = array_bytes(&xa)
+                .saturating_add(array_bytes(&ya))
+                .saturating_add(n as u64 * 8)
+                .saturating_add(held);
             let eng = engine(a.backend)?;
+            let gpu = infoplane::Kernels::backend(&eng) == Backend::Gpu;
+            let need = plane::memory_need(&opts, n, &dims, resident, gpu);
+            state_plane_memory(
+                &need,
+                &format!(
+                    "{n} rows, {} epochs of {} layers ({:?} columns), estimators {}",
+                    layout.epochs.len(),
+                    dims.len(),
+                    dims,
+                    method_names(&opts)
+                ),
+                "use fewer rows or columns per layer",
+            )?;
             let epochs: Vec<usize> = layout.epochs.iter().map(|e| e.0).collect();
             let pb = progress_bar(epochs.len() as u64, "estimating");
             let rows = plane::compute(
                 &epochs,
-                |i| layout.load_epoch(i),
+                |i| match first.take() {
+                    Some(layers) if i == 0 => Ok(layers),
+                    _ => layout.load_epoch(i),
+                },
                 &xs,
                 &ys,
                 &opts,
@@ -813,6 +874,28 @@ fn plane_cmd(a: PlaneArgs) -> Result<()> {
                  {activation} network 12-10-7-5-4-3-2, SGD for {} epochs",
                 cfg.epochs
             );
+            // The device is opened before training, so that a failing one is
+            // reported (or, under auto, replaced) before minutes of work.
+            let eng = engine(a.backend)?;
+            let gpu = infoplane::Kernels::backend(&eng) == Backend::Gpu;
+            if a.estimators.is_none() && gpu {
+                // On a GPU the KDE and kNN sums over 4096 points take seconds, not minutes.
+                opts.methods = plane::parse_methods("binned,kde,ksg")?;
+            }
+            {
+                let n = 1usize << demo::BITS;
+                let records = cfg.records.min(cfg.epochs.saturating_add(1));
+                let resident = cfg.host_bytes().saturating_add(n as u64 * 8);
+                let need = plane::memory_need(&opts, n, &demo::WIDTHS[1..], resident, gpu);
+                state_plane_memory(
+                    &need,
+                    &format!(
+                        "up to {records} recorded epochs of 6 layers, {n} rows, estimators {}",
+                        method_names(&opts)
+                    ),
+                    "record fewer epochs (--records)",
+                )?;
+            }
             let pb = progress_bar(cfg.epochs as u64, "training");
             let run = demo::run(&cfg, |e| {
                 if e % 16 == 0 {
@@ -825,11 +908,6 @@ fn plane_cmd(a: PlaneArgs) -> Result<()> {
                 100.0 * run.test_accuracy.last().copied().unwrap_or(0.0),
                 cfg.epochs
             );
-            let eng = engine(a.backend)?;
-            if a.estimators.is_none() && infoplane::Kernels::backend(&eng) == Backend::Gpu {
-                // On a GPU the KDE and kNN sums over 4096 points take seconds, not minutes.
-                opts.methods = plane::parse_methods("binned,kde,ksg")?;
-            }
             if activation == Activation::Relu {
                 // ReLU units are unbounded above: bin [0, max] over every layer and epoch
                 // instead of tanh's [-1, 1], as Saxe et al. (2018) do.

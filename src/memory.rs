@@ -10,6 +10,11 @@
 //! are bounded by the tile plan ([`crate::kernels::plan::TilePlan`] checks each
 //! binding against the adapter's limits before allocation), so the device
 //! figure is the inputs plus one block of outputs.
+//!
+//! A command that runs many estimates (`plane`: every layer at every epoch
+//! under several estimators) needs what it holds throughout (inputs, labels,
+//! the activations loaded at once) plus the largest single estimate
+//! ([`MemoryNeed::max`], [`MemoryNeed::plus_host`]).
 
 use crate::error::{Error, Result};
 
@@ -20,6 +25,25 @@ pub struct MemoryNeed {
     pub host_bytes: u64,
     /// Device (GPU) bytes; 0 on the CPU backend.
     pub device_bytes: u64,
+}
+
+impl MemoryNeed {
+    /// The larger of two needs, host and device separately: what runs one
+    /// after the other needs the most of either, not their sum.
+    pub fn max(self, other: MemoryNeed) -> MemoryNeed {
+        MemoryNeed {
+            host_bytes: self.host_bytes.max(other.host_bytes),
+            device_bytes: self.device_bytes.max(other.device_bytes),
+        }
+    }
+
+    /// This need plus `bytes` held on the host for the whole run.
+    pub fn plus_host(self, bytes: u64) -> MemoryNeed {
+        MemoryNeed {
+            host_bytes: self.host_bytes.saturating_add(bytes),
+            ..self
+        }
+    }
 }
 
 /// The work whose memory is stated.
@@ -131,14 +155,15 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
-/// An up-front [`Error::Plan`] when `need` exceeds `available` host bytes
-/// (no check when the figure is unknown).
-pub fn check_fits(kernel: &'static str, need: &MemoryNeed, available: Option<u64>) -> Result<()> {
+/// An up-front [`Error::TooLarge`] when `need` exceeds `available` host bytes
+/// (no check when the figure is unknown). `what` names the run, `hint` says
+/// what to change (for example "use fewer rows or columns").
+pub fn check_fits(what: &str, need: &MemoryNeed, available: Option<u64>, hint: &str) -> Result<()> {
     match available {
-        Some(avail) if need.host_bytes > avail => Err(Error::Plan {
-            kernel,
+        Some(avail) if need.host_bytes > avail => Err(Error::TooLarge {
+            what: what.to_string(),
             reason: format!(
-                "the run needs {} of host memory, but only {} is available; use fewer rows or columns",
+                "the run needs {} of host memory, but only {} is available; {hint}",
                 human(need.host_bytes),
                 human(avail)
             ),
@@ -160,10 +185,14 @@ mod tests {
         };
         let need = w.need(true);
         assert!(need.host_bytes >= 4_000_000_000_000);
-        let e = check_fits("pairwise", &need, Some(24 << 30)).unwrap_err();
+        let e = check_fits("pairwise", &need, Some(24 << 30), "use fewer rows").unwrap_err();
+        assert!(e.is_input_error(), "{e:?}");
         let m = e.to_string();
-        assert!(m.contains("pairwise") && m.contains("GiB"), "{m}");
-        assert!(check_fits("pairwise", &need, None).is_ok());
+        assert!(
+            m.contains("pairwise") && m.contains("GiB") && m.contains("use fewer rows"),
+            "{m}"
+        );
+        assert!(check_fits("pairwise", &need, None, "").is_ok());
     }
 
     #[test]
@@ -176,7 +205,7 @@ mod tests {
         let need = w.need(false);
         assert_eq!(need.device_bytes, 0);
         assert!(need.host_bytes > 0 && need.host_bytes < 1 << 20);
-        assert!(check_fits("knn", &need, Some(1 << 30)).is_ok());
+        assert!(check_fits("knn", &need, Some(1 << 30), "").is_ok());
         // saturating, never overflowing, on absurd shapes
         let big = Work::Knn {
             n: usize::MAX,

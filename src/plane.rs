@@ -29,6 +29,7 @@ use crate::error::{Error, Result};
 use crate::estimators::{layer_info, BinScheme, Binned, Kde, LayerMethod, Mixed, Symbols, Units};
 use crate::io::{self, Array, FileKind};
 use crate::kernels::Engine;
+use crate::memory::{MemoryNeed, Work};
 use crate::report::PlaneRow;
 use std::path::{Path, PathBuf};
 
@@ -164,6 +165,37 @@ impl PlaneOptions {
             })
             .collect()
     }
+}
+
+/// Memory a plane needs (`gpu`: whether a device runs the kernels), an upper
+/// bound from the shapes: `resident` host bytes held for the whole run (X, Y,
+/// their symbols, the activations loaded at once), plus the largest single
+/// estimate over the layers (`layer_dims`: columns of each layer, `n` rows
+/// each) and the chosen estimators. Estimates run one after the other, so
+/// their needs do not add up.
+pub fn memory_need(
+    opts: &PlaneOptions,
+    n: usize,
+    layer_dims: &[usize],
+    resident: u64,
+    gpu: bool,
+) -> MemoryNeed {
+    let mut need = MemoryNeed::default();
+    for &d in layer_dims {
+        for m in &opts.methods {
+            let work = match m {
+                PlaneMethod::Binned | PlaneMethod::Adaptive => Work::Binned { n, dims: d },
+                PlaneMethod::Kde => Work::Kde { n, dims: d },
+                PlaneMethod::Ksg => Work::Knn {
+                    n,
+                    dims: d,
+                    k: opts.k,
+                },
+            };
+            need = need.max(work.need(gpu));
+        }
+    }
+    need.plus_host(resident)
 }
 
 /// Input symbols: integer/bool (discrete) arrays by value, float arrays by exact row.
@@ -466,6 +498,25 @@ mod tests {
         let mut v = vec!["layer10", "layer2", "layer1"];
         v.sort_by_key(|n| natural_key(n));
         assert_eq!(v, ["layer1", "layer2", "layer10"]);
+    }
+
+    #[test]
+    fn memory_need_is_the_largest_estimate_plus_what_is_held() {
+        let opts = PlaneOptions {
+            methods: parse_methods("binned,kde,ksg").unwrap(),
+            ..PlaneOptions::default()
+        };
+        let need = memory_need(&opts, 1000, &[3, 50, 7], 12345, true);
+        let widest = Work::Knn {
+            n: 1000,
+            dims: 50,
+            k: 3,
+        }
+        .need(true);
+        assert_eq!(need.host_bytes, widest.host_bytes + 12345);
+        assert_eq!(need.device_bytes, widest.device_bytes);
+        let cpu = memory_need(&opts, 1000, &[3, 50, 7], 0, false);
+        assert_eq!(cpu.device_bytes, 0);
     }
 
     #[test]

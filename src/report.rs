@@ -11,6 +11,13 @@
 //! been written, so an error never leaves a partial `plane.csv` or half a
 //! picture behind (a rename within one folder is atomic on POSIX file systems).
 //!
+//! Test hook: with the environment variable [`WRITE_FAULT_ENV`]
+//! (`INFOPLANE_TEST_WRITE_FAULT`) set to a file name such as `plane.json`,
+//! the writer writes the first half of that file's temporary, then fails as
+//! an I/O error would mid-write (for the PNG: drawn, then cut to half). Only
+//! the writer reads it; tests use it to prove that a failed write leaves the
+//! earlier outputs byte-identical and no temporary behind.
+//!
 //! Text in the PNG is drawn with the DejaVu Sans font embedded in the binary
 //! (the `dejavu` crate), so the plot needs no system fonts.
 
@@ -179,9 +186,22 @@ fn temp_path(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".{name}.{}.tmp.{ext}", std::process::id()))
 }
 
+/// The write-failure test hook (see the module docs): the file name whose
+/// write fails half-way.
+pub const WRITE_FAULT_ENV: &str = "INFOPLANE_TEST_WRITE_FAULT";
+
 /// Writes every file to a temporary sibling, then renames them all into place.
 /// On any error the temporaries are removed and no destination is touched.
 pub fn write_all_atomic(files: Vec<(PathBuf, Output)>) -> Result<Vec<PathBuf>> {
+    let fail = std::env::var_os(WRITE_FAULT_ENV).filter(|v| !v.is_empty());
+    write_all_atomic_failing(files, fail.as_deref())
+}
+
+/// [`write_all_atomic`], failing half-way through the file named `fail`.
+fn write_all_atomic_failing(
+    files: Vec<(PathBuf, Output)>,
+    fail: Option<&std::ffi::OsStr>,
+) -> Result<Vec<PathBuf>> {
     let mut temps: Vec<(PathBuf, PathBuf)> = Vec::new();
     let cleanup = |temps: &[(PathBuf, PathBuf)]| {
         for (t, _) in temps {
@@ -197,9 +217,18 @@ pub fn write_all_atomic(files: Vec<(PathBuf, Output)>) -> Result<Vec<PathBuf>> {
         }
         let tmp = temp_path(&dest);
         temps.push((tmp.clone(), dest.clone()));
+        let injected = fail.is_some() && dest.file_name() == fail;
         let written = match out {
+            Output::Bytes(b) if injected => write_half_then_fail(&tmp, &b),
             Output::Bytes(b) => write_synced(&tmp, &b),
-            Output::Png(draw) => draw(&tmp),
+            Output::Png(draw) => draw(&tmp).and_then(|()| {
+                if injected {
+                    let b = std::fs::read(&tmp).map_err(|e| io_err(&tmp, e))?;
+                    write_half_then_fail(&tmp, &b)
+                } else {
+                    Ok(())
+                }
+            }),
         };
         if let Err(e) = written {
             cleanup(&temps);
@@ -220,6 +249,23 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = std::fs::File::create(path).map_err(|e| io_err(path, e))?;
     f.write_all(bytes).map_err(|e| io_err(path, e))?;
     f.sync_all().map_err(|e| io_err(path, e))
+}
+
+/// The test hook's failure: the first half of `bytes` reaches the file, then
+/// the write fails with an I/O error naming the file.
+fn write_half_then_fail(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let half = bytes.len() / 2;
+    let mut f = std::fs::File::create(path).map_err(|e| io_err(path, e))?;
+    f.write_all(&bytes[..half]).map_err(|e| io_err(path, e))?;
+    f.sync_all().map_err(|e| io_err(path, e))?;
+    Err(io_err(
+        path,
+        std::io::Error::other(format!(
+            "write failed after {half} of {} bytes (injected by {WRITE_FAULT_ENV})",
+            bytes.len()
+        )),
+    ))
 }
 
 /// Writes one file atomically (temporary sibling, then rename).
@@ -569,6 +615,40 @@ mod tests {
         ]);
         assert!(res.is_err());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// The write hook fails half-way through a file: the old CSV and JSON stay
+    /// byte for byte, the temporaries are gone, and the error names the file.
+    #[test]
+    fn a_write_failing_midway_keeps_the_old_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("out.csv");
+        let json = dir.path().join("out.json");
+        std::fs::write(&csv, b"old,csv\n").unwrap();
+        std::fs::write(&json, b"[\"old\"]").unwrap();
+        for victim in ["out.csv", "out.json"] {
+            let files = vec![
+                (csv.clone(), Output::Bytes(vec![b'c'; 4096])),
+                (json.clone(), Output::Bytes(vec![b'j'; 4096])),
+            ];
+            let e = write_all_atomic_failing(files, Some(std::ffi::OsStr::new(victim)))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(victim) && e.contains("after 2048 of 4096 bytes"),
+                "{e}"
+            );
+            assert_eq!(std::fs::read(&csv).unwrap(), b"old,csv\n");
+            assert_eq!(std::fs::read(&json).unwrap(), b"[\"old\"]");
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        }
+        // Without the hook the same call replaces both.
+        let files = vec![
+            (csv.clone(), Output::Bytes(b"new".to_vec())),
+            (json.clone(), Output::Bytes(b"[]".to_vec())),
+        ];
+        write_all_atomic_failing(files, None).unwrap();
+        assert_eq!(std::fs::read(&csv).unwrap(), b"new");
     }
 
     #[test]

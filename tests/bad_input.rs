@@ -536,20 +536,140 @@ fn path_does_not_exist() {
     cli_rejects(&d, &["mi", "--x", &p, "--y", &y], &["missing.npy"]);
 }
 
+/// An unreadable file is an `Io` error naming the path and saying permission
+/// denied. Root reads any file, so when the tests run as root (CI does) the
+/// CLI runs as uid/gid 65534 through `setpriv` or `runuser` (util-linux) on a
+/// root-owned 0600 file; the test only skips, loudly, when neither exists.
 #[cfg(unix)]
 #[test]
 fn no_permission() {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let d = Dir::new();
     let (_, y) = d.good();
     let p = d.write("locked.npy", &good_npy());
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
-    if std::fs::File::open(&p).is_ok() {
-        // Running as root: permissions do not apply; nothing to test.
+    if std::fs::File::open(&p).is_err() {
+        names_all(io::load(&p), &["locked.npy", "ermission denied"]);
+        cli_rejects(
+            &d,
+            &["mi", "--x", &p, "--y", &y],
+            &["locked.npy", "ermission denied"],
+        );
         return;
     }
-    names_all(io::load(&p), &["locked.npy"]);
-    cli_rejects(&d, &["mi", "--x", &p, "--y", &y], &["locked.npy"]);
+    // The file opened anyway: this process bypasses permissions (root).
+    assert_eq!(
+        std::fs::metadata(&p).unwrap().uid(),
+        0,
+        "permissions were bypassed, but not by root"
+    );
+    no_permission_as_nobody();
+}
+
+/// A command prefix that runs a program as uid/gid 65534, if util-linux has one here.
+#[cfg(unix)]
+fn as_nobody() -> Option<Vec<&'static str>> {
+    let works = |prog: &str, args: &[&str]| {
+        Command::new(prog)
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if works(
+        "setpriv",
+        &["--reuid=65534", "--regid=65534", "--clear-groups", "true"],
+    ) {
+        return Some(vec![
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ]);
+    }
+    if works("runuser", &["-u", "nobody", "--", "true"]) {
+        return Some(vec!["runuser", "-u", "nobody", "--"]);
+    }
+    None
+}
+
+#[cfg(unix)]
+fn no_permission_as_nobody() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(prefix) = as_nobody() else {
+        eprintln!(
+            "SKIPPED no_permission: running as root, and neither `setpriv` nor `runuser` \
+             (util-linux) can run the CLI as another user here; install util-linux"
+        );
+        return;
+    };
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    // A fresh folder in /tmp that uid 65534 can enter and read.
+    let dir = tempfile::Builder::new()
+        .prefix("infoplane-perm")
+        .tempdir_in("/tmp")
+        .unwrap();
+    mode(dir.path(), 0o755);
+    let locked = dir.path().join("locked.npy");
+    let open = dir.path().join("open.npy");
+    let y = dir.path().join("y.npy");
+    for p in [&locked, &open] {
+        std::fs::write(p, good_npy()).unwrap();
+    }
+    let yb: Vec<u8> = labels(N).iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(&y, npy_bytes("<i8", &format!("({N},)"), false, &yb)).unwrap();
+    mode(&locked, 0o600);
+    mode(&open, 0o644);
+    mode(&y, 0o644);
+    // The binary, where uid 65534 can reach it: in place when every folder
+    // above it is searchable by others, else a copy in the fresh folder.
+    let built = std::path::PathBuf::from(env!("CARGO_BIN_EXE_infoplane"));
+    let reachable = built
+        .ancestors()
+        .all(|a| std::fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+    let exe = if reachable {
+        built
+    } else {
+        let copy = dir.path().join("infoplane");
+        std::fs::copy(&built, &copy).unwrap();
+        mode(&copy, 0o755);
+        copy
+    };
+    let run_as_nobody = |x: &std::path::Path| {
+        let (prog, pre) = prefix.split_first().unwrap();
+        Command::new(prog)
+            .args(pre)
+            .arg(&exe)
+            .args(["mi", "--x", x.to_str().unwrap(), "--y", y.to_str().unwrap()])
+            .args(["--backend", "cpu"])
+            .env_remove("XDG_RUNTIME_DIR")
+            .env("TMPDIR", "/tmp")
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    // Control: the same command as uid 65534 reads a 0644 copy of the file.
+    let ok = run_as_nobody(&open);
+    assert!(
+        ok.status.success(),
+        "as uid 65534 the readable copy failed: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let o = run_as_nobody(&locked);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("locked.npy") && err.to_lowercase().contains("permission denied"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }
 
 fn npz_with(d: &Dir, name: &str, arrays: &[(&str, Vec<u8>)]) -> String {
@@ -754,6 +874,57 @@ fn plane_with_a_broken_layer_writes_nothing() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("layer2.npy"), "{err}");
     assert!(!out.join("plane.csv").exists() && !out.join("plane.json").exists());
+}
+
+/// A `plane` whose plan cannot fit in the host's memory (ten million recorded
+/// epochs of the built-in experiment: terabytes of activations) is refused
+/// before any work: the memory statement, then an error naming the need, what
+/// is available and what to change; exit 2, no training, no output folder.
+#[test]
+fn plane_that_cannot_fit_is_refused_up_front() {
+    if infoplane::memory::available_host_bytes().is_none() {
+        eprintln!("SKIPPED plane_that_cannot_fit_is_refused_up_front: available memory unknown here (no /proc/meminfo), so nothing is refused");
+        return;
+    }
+    let d = Dir::new();
+    let out = d.path("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_infoplane"))
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .args([
+            "plane",
+            "--epochs",
+            "100000000",
+            "--records",
+            "10000000",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Were the run to start, it would train for days: a minute is "at once".
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("plane started a run that cannot fit instead of refusing it");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("infoplane: memory: "), "{err}");
+    for word in ["plane", "GiB of host memory", "is available", "--records"] {
+        assert!(err.contains(word), "stderr should name `{word}`: {err}");
+    }
+    assert!(
+        !err.contains("trained") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+    assert!(!out.exists(), "an output folder appeared");
 }
 
 // ---- regression: found while writing this table ------------------------------

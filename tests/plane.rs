@@ -331,3 +331,68 @@ fn safetensors_epochs_with_3d_activations_are_flattened() {
         assert_eq!(r["estimator"], "binned");
     }
 }
+
+/// The memory statement line of a `plane` run's stderr, and its position.
+fn memory_statement(err: &str) -> (usize, &str) {
+    let at = err
+        .find("infoplane: memory: ")
+        .unwrap_or_else(|| panic!("no memory statement: {err}"));
+    let line = err[at..].lines().next().unwrap();
+    assert!(
+        line.contains(" on the host, ") && line.contains(" on the device ("),
+        "{line}"
+    );
+    (at, line)
+}
+
+/// `plane` states the host and device memory of the chosen plan on stderr
+/// before it starts: before training (built-in experiment) and before the
+/// first estimate (saved run), without any logging switched on.
+#[test]
+fn memory_need_is_stated_before_the_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "plane",
+        "--epochs",
+        "20",
+        "--records",
+        "3",
+        "--backend",
+        "cpu",
+        "--out",
+        dir.path().join("demo").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let (at, line) = memory_statement(&err);
+    assert!(at < err.find("trained;").unwrap(), "{err}");
+    // 3 records × 31 units × 4096 rows × 4 bytes plus the inputs: a few MiB; no device.
+    assert!(
+        line.contains("MiB on the host, 0.0 MiB on the device") && line.contains("3 recorded"),
+        "{line}"
+    );
+
+    let run_dir = dir.path().join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    write_run(&run_dir, false);
+    let out = run(&[
+        "plane",
+        "--run",
+        run_dir.to_str().unwrap(),
+        "--estimators",
+        "binned,kde,ksg",
+        "--backend",
+        "cpu",
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let (at, line) = memory_statement(&err);
+    assert!(at < err.find("rows in").unwrap(), "{err}");
+    assert!(
+        line.contains("200 rows, 3 epochs of 2 layers ([3, 2] columns)")
+            && line.contains("kde, ksg"),
+        "{line}"
+    );
+}

@@ -593,8 +593,13 @@ impl Engine {
             )),
             BackendChoice::Auto => match gpu::GpuKernels::new(false) {
                 Ok(g) => Ok(Engine::with_cpu_fallback(g)),
-                Err(e) => {
+                Err(e @ Error::NoAdapter(_)) => {
                     log::info!("backend auto: using the CPU twins ({e})");
+                    Ok(Engine::cpu())
+                }
+                // A failure, not an absence: said at the default log level.
+                Err(e) => {
+                    log::warn!("backend auto: {e}; falling back to the CPU twins");
                     Ok(Engine::cpu())
                 }
             },
@@ -612,10 +617,14 @@ impl Engine {
     }
 
     /// Test hook: the GPU meets `fault` on its next call (no effect on the CPU).
+    /// [`gpu::Fault::AdapterRequest`] strikes the next engine opened on this
+    /// thread instead ([`gpu::inject_at_open`]), whatever this engine runs on.
     #[doc(hidden)]
     pub fn inject_fault(&self, fault: gpu::Fault) {
-        if let EngineInner::Gpu(g) = &self.inner {
-            g.inject_fault(fault);
+        match (&self.inner, fault) {
+            (_, gpu::Fault::AdapterRequest) => gpu::inject_at_open(fault),
+            (EngineInner::Gpu(g), _) => g.inject_fault(fault),
+            (EngineInner::Cpu(_), _) => {}
         }
     }
 
@@ -646,9 +655,13 @@ impl Engine {
     /// fallback in place, logs it and runs `f` on the CPU twins from then on.
     fn run<T>(&self, kernel: &str, f: impl Fn(&dyn Kernels) -> Result<T>) -> Result<T> {
         match f(self.kernels()) {
-            Err(e @ (Error::Device { .. } | Error::Plan { .. } | Error::NoAdapter(_)))
-                if self.fallback.is_some()
-                    && !self.fell_back.load(std::sync::atomic::Ordering::Acquire) =>
+            Err(
+                e @ (Error::Device { .. }
+                | Error::Plan { .. }
+                | Error::NoAdapter(_)
+                | Error::AdapterRequest(_)),
+            ) if self.fallback.is_some()
+                && !self.fell_back.load(std::sync::atomic::Ordering::Acquire) =>
             {
                 log::warn!(
                     "backend auto: `{kernel}` failed on the GPU ({e}); continuing on the CPU twins"

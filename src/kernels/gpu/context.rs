@@ -8,6 +8,13 @@
 //! and cached, every object is labelled `infoplane.<kernel>.<role>`, and all
 //! failures (validation, out of memory, device lost, a failed map) come back
 //! as [`Error`] values instead of panics (DESIGN.md, "Backends").
+//!
+//! Faults can be injected for the robustness tests ([`Fault`]): on an open
+//! context with [`GpuContext::inject`], and at the next [`GpuContext::open`]
+//! on the calling thread with [`inject_at_open`]. For the command line, the
+//! environment variable [`FAULT_ENV`] (`INFOPLANE_TEST_FAULT=adapter_request`)
+//! makes every adapter request of the process fail; it is a test hook, read
+//! only here.
 
 use super::{shader_source, SHADERS};
 use crate::error::{Error, Result};
@@ -26,7 +33,8 @@ pub const NATIVE_BACKENDS: wgpu::Backends = wgpu::Backends::VULKAN
 /// than GPU memory waits every so often.
 const UPLOAD_WAIT_BYTES: u64 = 256 << 20;
 
-/// A fault to inject (robustness tests): the next kernel call sees it.
+/// A fault to inject (robustness tests): the next kernel call sees it, or for
+/// [`Fault::AdapterRequest`] the next adapter request.
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -34,6 +42,41 @@ pub enum Fault {
     DeviceLost,
     /// The next buffer allocation fails as out of memory.
     OutOfMemory,
+    /// The next adapter request fails (a driver or loader error), which is
+    /// not the same as finding no adapter: [`Error::AdapterRequest`].
+    AdapterRequest,
+}
+
+/// The device test hook (see the module docs): `adapter_request` makes every
+/// [`GpuContext::open`] in the process fail as [`Fault::AdapterRequest`].
+pub const FAULT_ENV: &str = "INFOPLANE_TEST_FAULT";
+
+thread_local! {
+    /// A fault armed for the next [`GpuContext::open`] on this thread.
+    static AT_OPEN: std::cell::Cell<Option<Fault>> = const { std::cell::Cell::new(None) };
+}
+
+/// Test hook: the next [`GpuContext::open`] on this thread meets `fault`
+/// ([`Fault::AdapterRequest`] fails the open; the others strike the new
+/// context's first kernel call).
+#[doc(hidden)]
+pub fn inject_at_open(fault: Fault) {
+    AT_OPEN.with(|f| f.set(Some(fault)));
+}
+
+/// The fault this open meets: one armed on this thread, else the environment's.
+fn fault_at_open() -> Option<Fault> {
+    AT_OPEN.with(|f| f.take()).or_else(|| {
+        let v = std::env::var(FAULT_ENV).ok()?;
+        match v.as_str() {
+            "adapter_request" => Some(Fault::AdapterRequest),
+            "" => None,
+            other => {
+                log::warn!("{FAULT_ENV}={other}: unknown fault (known: adapter_request); ignored");
+                None
+            }
+        }
+    })
 }
 
 /// One opened adapter, its device and queue, and the compiled pipelines.
@@ -101,6 +144,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl GpuContext {
     /// Opens the preferred adapter: hardware first; software only with `allow_software`.
     pub fn open(allow_software: bool) -> Result<Self> {
+        let fault = fault_at_open();
+        if fault == Some(Fault::AdapterRequest) {
+            return Err(Error::AdapterRequest(
+                "the request to the Vulkan/Metal/DX12 loader failed (injected fault)".into(),
+            ));
+        }
         let instance = instance();
         let adapters = adapters(&instance);
         let infos: Vec<_> = adapters.iter().map(|a| a.get_info()).collect();
@@ -131,8 +180,9 @@ impl GpuContext {
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
-            .map_err(|e| Error::NoAdapter(format!("{}: cannot open the device: {e}", info.name)))?;
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
+            Error::AdapterRequest(format!("{}: cannot open the device: {e}", info.name))
+        })?;
         let lost = Arc::new(Mutex::new(None));
         let uncaptured = Arc::new(Mutex::new(None));
         {
@@ -145,7 +195,7 @@ impl GpuContext {
                 lock(&uncaptured).get_or_insert_with(|| e.to_string());
             }));
         }
-        Ok(GpuContext {
+        let ctx = GpuContext {
             info,
             limits,
             device,
@@ -155,7 +205,11 @@ impl GpuContext {
             uncaptured,
             inject_oom: Mutex::new(false),
             uploaded: Mutex::new(0),
-        })
+        };
+        if let Some(f) = fault {
+            ctx.inject(f);
+        }
+        Ok(ctx)
     }
 
     /// The adapter.
@@ -168,7 +222,8 @@ impl GpuContext {
         &self.limits
     }
 
-    /// Injects a fault (robustness tests).
+    /// Injects a fault (robustness tests). [`Fault::AdapterRequest`] concerns
+    /// opening, not this context: it is armed for the next open on this thread.
     pub fn inject(&self, fault: Fault) {
         match fault {
             Fault::DeviceLost => {
@@ -176,6 +231,7 @@ impl GpuContext {
                 self.device.destroy();
             }
             Fault::OutOfMemory => *lock(&self.inject_oom) = true,
+            Fault::AdapterRequest => inject_at_open(fault),
         }
     }
 

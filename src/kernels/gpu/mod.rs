@@ -22,7 +22,7 @@ mod pairwise;
 mod radius_count;
 mod scan;
 
-pub use context::{Fault, GpuContext};
+pub use context::{inject_at_open, Fault, GpuContext, FAULT_ENV};
 
 use super::plan::{
     KernelKind, Limits, TilePlan, GPU_TILE_VEC4, GPU_WORKGROUP_SIZE, LAVAPIPE_LOOP_LIMIT, MAX_K,
