@@ -186,6 +186,43 @@ fn temp_path(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".{name}.{}.tmp.{ext}", std::process::id()))
 }
 
+/// Removes the temporaries of `dest` left by runs that were killed before
+/// their rename (their pid no longer exists). Only where `/proc` shows the
+/// live processes; elsewhere they stay, harmless and never read.
+fn remove_stale_temps(dest: &Path) {
+    let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some((pid, _)) = rest.split_once(".tmp.") else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// The write-failure test hook (see the module docs): the file name whose
 /// write fails half-way.
 pub const WRITE_FAULT_ENV: &str = "INFOPLANE_TEST_WRITE_FAULT";
@@ -215,6 +252,7 @@ fn write_all_atomic_failing(
                 return Err(io_err(dir, e));
             }
         }
+        remove_stale_temps(&dest);
         let tmp = temp_path(&dest);
         temps.push((tmp.clone(), dest.clone()));
         let injected = fail.is_some() && dest.file_name() == fail;
@@ -232,7 +270,11 @@ fn write_all_atomic_failing(
         };
         if let Err(e) = written {
             cleanup(&temps);
-            return Err(e);
+            // The user knows the destination, not our hidden temporary.
+            return Err(match e {
+                Error::Io { path, source } if path == tmp => Error::Io { path: dest, source },
+                e => e,
+            });
         }
     }
     for (i, (tmp, dest)) in temps.iter().enumerate() {
@@ -638,6 +680,10 @@ mod tests {
                 e.contains(victim) && e.contains("after 2048 of 4096 bytes"),
                 "{e}"
             );
+            assert!(
+                !e.contains(".tmp."),
+                "names the temporary, not the file: {e}"
+            );
             assert_eq!(std::fs::read(&csv).unwrap(), b"old,csv\n");
             assert_eq!(std::fs::read(&json).unwrap(), b"[\"old\"]");
             assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
@@ -649,6 +695,32 @@ mod tests {
         ];
         write_all_atomic_failing(files, None).unwrap();
         assert_eq!(std::fs::read(&csv).unwrap(), b"new");
+    }
+
+    /// Temporaries of a killed run (dead pid) go at the next write; those of
+    /// a live process (pid 1) and unrelated hidden files stay.
+    #[test]
+    fn stale_temporaries_of_dead_runs_are_removed() {
+        if !Path::new("/proc/self").exists() {
+            eprintln!("SKIPPED: stale_temporaries_of_dead_runs_are_removed needs /proc");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("plane.csv");
+        let dead = dir.path().join(".plane.csv.4000000000.tmp.csv");
+        let live = dir.path().join(".plane.csv.1.tmp.csv");
+        let other = dir.path().join(".plane.json.4000000000.tmp.json");
+        for f in [&dead, &live, &other] {
+            std::fs::write(f, b"half").unwrap();
+        }
+        write_atomic(&dest, b"new").unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"new");
+        assert!(!dead.exists());
+        assert!(live.exists());
+        assert!(
+            other.exists(),
+            "another destination's temporary is not ours to remove"
+        );
     }
 
     #[test]
