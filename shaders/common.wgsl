@@ -4,15 +4,22 @@
 // (src/kernels/gpu/mod.rs); tests/shaders.rs checks that the struct layouts
 // and the constants below match their `#[repr(C)]` twins.
 
-// Invocations per workgroup (one query row per invocation).
+// Invocations per workgroup (each owns QPI query rows, see ref_scan.wgsl).
 const WG_SIZE: u32 = 64u;
 // Reference tile in workgroup memory, in vec4<f32> (8 KiB).
 const TILE_VEC4: u32 = 512u;
 // Largest k of the knn kernel (private k-list length).
 const MAX_K: u32 = 64u;
+// Most query rows one invocation of a query × reference kernel owns.
+const MAX_QPI: u32 = 4u;
+// Query rows held in registers, in vec4 over all of an invocation's rows
+// (the register path of ref_scan.wgsl needs QPI * vec4s <= QREG_VEC4).
+const QREG_VEC4: u32 = 16u;
 
 const NORM_CHEBYSHEV: u32 = 0u;
 const NORM_SQ_EUCLIDEAN: u32 = 1u;
+// Squared Euclidean per column block, the largest block wins.
+const NORM_SQ_BLOCKS: u32 = 2u;
 const BOUNDARY_LESS: u32 = 0u;
 
 const BIN_EQUAL_RANGE: u32 = 0u;
@@ -28,12 +35,16 @@ struct PairParams {
     q_offset: u32,     // global index of the block's first query
     r_offset: u32,     // global index of the block's first reference
     k: u32,            // knn: neighbour rank
-    norm: u32,         // NORM_*
+    norm: u32,         // NORM_* (the pipeline is specialised on it too)
     n_blocks: u32,     // column blocks (entries of block_ends)
     exclude_self: u32, // 1: skip reference j == query i (global indices)
     boundary: u32,     // radius_count: BOUNDARY_LESS or <=
     scale: f32,        // kde_lse: exp(-scale * d)
     groups_x: u32,     // workgroups along x (the grid is 2-D when large)
+    block_starts: u32, // register path: bit c set when a column block starts at vec4 c > 0
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 // One dispatch of the bin kernel. Mirrors `BinParams`.

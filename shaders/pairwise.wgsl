@@ -3,11 +3,12 @@
 
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-fn consume(d: f32, lq: u32, jl: u32) {
-    out[lq * p.n_r + jl] = d;
+fn consume(d: f32, slot: u32, jl: u32) {
+    out[qrow[slot] * p.n_r + jl] = d;
 }
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    scan_refs(linear_index(wid, lid, p.groups_x), lid);
+    scan_setup(linear_index(wid, lid, p.groups_x));
+    scan_refs(lid);
 }

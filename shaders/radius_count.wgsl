@@ -2,32 +2,39 @@
 // counts, Kraskov et al. 2004 eqs. 8–9; Ross 2014; Frenzel–Pompe CMI).
 //
 // `<` (KSG-1) or `<=` (KSG-2) per `p.boundary`. Counts of successive
-// reference blocks add up in `counts` (zeroed by the host).
+// reference blocks add up in `counts` (zeroed by the host). One radius and
+// one count per slot (query row) of the invocation, in registers.
 
 @group(0) @binding(4) var<storage, read> radii: array<f32>;
 @group(0) @binding(5) var<storage, read_write> counts: array<u32>;
 
-var<private> radius: f32;
-var<private> count: u32;
+var<private> radius: vec4<f32>;
+var<private> count: vec4<u32>;
 
-fn consume(d: f32, lq: u32, jl: u32) {
+fn consume(d: f32, slot: u32, jl: u32) {
     if (p.boundary == BOUNDARY_LESS) {
-        count += select(0u, 1u, d < radius);
+        count[slot] += select(0u, 1u, d < radius[slot]);
     } else {
-        count += select(0u, 1u, d <= radius);
+        count[slot] += select(0u, 1u, d <= radius[slot]);
     }
 }
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let lq = linear_index(wid, lid, p.groups_x);
-    let live = lq < p.n_q;
-    count = 0u;
-    if (live) {
-        radius = radii[lq];
+    scan_setup(linear_index(wid, lid, p.groups_x));
+    count = vec4<u32>(0u);
+    radius = vec4<f32>(radii[qrow.x], radii[qrow.y], radii[qrow.z], radii[qrow.w]);
+    scan_refs(lid);
+    if (live > 0u) {
+        counts[qrow.x] += count.x;
     }
-    scan_refs(lq, lid);
-    if (live) {
-        counts[lq] += count;
+    if (live > 1u) {
+        counts[qrow.y] += count.y;
+    }
+    if (live > 2u) {
+        counts[qrow.z] += count.z;
+    }
+    if (live > 3u) {
+        counts[qrow.w] += count.w;
     }
 }

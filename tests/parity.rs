@@ -558,7 +558,9 @@ fn lavapipe_canary_long_reference_scan() {
     let cpu = CpuKernels::new();
     let (nq, nr, d) = (130, 70_000, 4);
     for kernel in [KernelKind::Knn, KernelKind::RadiusCount, KernelKind::KdeLse] {
-        let untiled = plan::loop_iterations(kernel, nr, d, 3, 0, plan::GPU_WORKGROUP_SIZE);
+        let shape = plan::ScanShape::new(kernel, d, plan::GPU_MAX_QUERIES_PER_INVOCATION);
+        let wg = plan::GPU_WORKGROUP_SIZE;
+        let untiled = plan::loop_iterations(kernel, nr, d, 3, 0, wg, shape);
         assert!(untiled > LAVAPIPE_LOOP_LIMIT, "{kernel:?}: {untiled}");
     }
     let q = data(1000, nq, d, false);

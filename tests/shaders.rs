@@ -3,8 +3,11 @@
 //! parameter structs, constants and bindings checked against the Rust side
 //! (STYLE.md rule 3; the vello approach of validating shaders at test time).
 
-use infoplane::kernels::gpu::{shader_source, BinParams, PairParams, SHADERS, SHADER_CONSTANTS};
-use infoplane::kernels::plan::KernelKind;
+use infoplane::kernels::gpu::{
+    shader_source, BinParams, PairParams, NORM_CHEBYSHEV, NORM_SQ_BLOCKS, NORM_SQ_EUCLIDEAN,
+    SCAN_OVERRIDES, SHADERS, SHADER_CONSTANTS,
+};
+use infoplane::kernels::plan::{KernelKind, ScanShape, GPU_MAX_QUERIES_PER_INVOCATION};
 use std::mem::{offset_of, size_of};
 
 fn module(kernel: KernelKind) -> (naga::Module, naga::valid::ModuleInfo) {
@@ -67,13 +70,12 @@ fn pair_params_match_the_rust_struct() {
         ("boundary", offset_of!(PairParams, boundary)),
         ("scale", offset_of!(PairParams, scale)),
         ("groups_x", offset_of!(PairParams, groups_x)),
+        ("block_starts", offset_of!(PairParams, block_starts)),
+        ("pad0", offset_of!(PairParams, pad0)),
+        ("pad1", offset_of!(PairParams, pad1)),
+        ("pad2", offset_of!(PairParams, pad2)),
     ];
-    for kernel in [
-        KernelKind::Knn,
-        KernelKind::RadiusCount,
-        KernelKind::KdeLse,
-        KernelKind::Pairwise,
-    ] {
+    for kernel in PAIR_KERNELS {
         let (module, _) = module(kernel);
         let (size, members) = struct_layout(&module, "PairParams");
         assert_eq!(size as usize, size_of::<PairParams>(), "{kernel:?}");
@@ -82,6 +84,58 @@ fn pair_params_match_the_rust_struct() {
             .map(|(n, o)| (n.as_str(), *o as usize))
             .collect();
         assert_eq!(wgsl, rust, "{kernel:?}: PairParams members and offsets");
+    }
+}
+
+const PAIR_KERNELS: [KernelKind; 4] = [
+    KernelKind::Knn,
+    KernelKind::RadiusCount,
+    KernelKind::KdeLse,
+    KernelKind::Pairwise,
+];
+
+/// Every specialisation the host can ask for (each norm; every register-path
+/// width and query count; the general path) has its overrides applied and
+/// the result validated, as wgpu does when it builds the pipeline.
+#[test]
+fn every_specialisation_validates() {
+    let mut shapes: Vec<ScanShape> = (1..=200)
+        .map(|dim| ScanShape::new(KernelKind::Knn, dim, GPU_MAX_QUERIES_PER_INVOCATION))
+        .collect();
+    shapes.extend(
+        (1..=GPU_MAX_QUERIES_PER_INVOCATION).map(|queries| ScanShape {
+            queries,
+            register_vec4s: 0,
+        }),
+    );
+    shapes.sort_by_key(|s| (s.queries, s.register_vec4s));
+    shapes.dedup();
+    assert!(shapes.len() > 10, "{shapes:?}");
+    for kernel in PAIR_KERNELS {
+        let (module, info) = module(kernel);
+        let names: Vec<_> = module
+            .overrides
+            .iter()
+            .filter_map(|(_, o)| o.name.clone())
+            .collect();
+        assert_eq!(names, SCAN_OVERRIDES, "{kernel:?}: override constants");
+        for norm in [NORM_CHEBYSHEV, NORM_SQ_EUCLIDEAN, NORM_SQ_BLOCKS] {
+            for s in &shapes {
+                let values = [norm, s.queries, s.register_vec4s];
+                let constants: naga::back::PipelineConstants = SCAN_OVERRIDES
+                    .iter()
+                    .zip(values)
+                    .map(|(n, v)| (n.to_string(), f64::from(v)))
+                    .collect();
+                naga::back::pipeline_constants::process_overrides(
+                    &module,
+                    &info,
+                    Some((naga::ShaderStage::Compute, "main")),
+                    &constants,
+                )
+                .unwrap_or_else(|e| panic!("{kernel:?} norm {norm} {s:?}: {e}"));
+            }
+        }
     }
 }
 

@@ -58,8 +58,10 @@ impl KernelKind {
 }
 
 /// Workgroups a dispatch should hold to keep a large GPU busy (the time
-/// budget cuts reference blocks before it shrinks query blocks below this).
-pub const FILL_WORKGROUPS: u64 = 256;
+/// budget cuts reference blocks before it shrinks query blocks below this):
+/// 1,024 workgroups of 64 invocations fill the 132 SMs of an H100/H200 to a
+/// quarter of their thread slots (when there are that many queries).
+pub const FILL_WORKGROUPS: u64 = 1024;
 
 /// The limits a plan honours.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,7 +74,8 @@ pub struct Limits {
     pub max_workgroups_per_dim: u32,
     /// Invocations per workgroup.
     pub workgroup_size: u32,
-    /// Query rows handled by one invocation.
+    /// Most query rows one invocation may own; the plan picks the shader's
+    /// [`ScanShape`] within it (1 for the CPU twins).
     pub queries_per_invocation: u32,
     /// Loop iterations one invocation may run per dispatch (all loops together).
     pub max_loop_iterations: u64,
@@ -102,7 +105,7 @@ impl Limits {
             max_buffer_bytes: 4096,
             max_workgroups_per_dim: 4,
             workgroup_size: 8,
-            queries_per_invocation: 1,
+            queries_per_invocation: GPU_MAX_QUERIES_PER_INVOCATION,
             max_loop_iterations: 600,
             max_coord_pairs_per_dispatch: 1 << 14,
         }
@@ -115,6 +118,55 @@ pub const GPU_WORKGROUP_SIZE: u32 = 64;
 /// Reference tile held in workgroup memory, in `vec4<f32>` (`TILE_VEC4` in
 /// `shaders/common.wgsl`): whole rows when a row fits, else one row in chunks.
 pub const GPU_TILE_VEC4: usize = 512;
+
+/// Most query rows one invocation of a query × reference shader owns
+/// (`MAX_QPI` in `shaders/common.wgsl`).
+pub const GPU_MAX_QUERIES_PER_INVOCATION: u32 = 4;
+
+/// Query rows an invocation holds in registers, in vec4 over all its rows
+/// (`QREG_VEC4` in `shaders/common.wgsl`): 64 floats.
+pub const GPU_QUERY_REGISTER_VEC4: usize = 16;
+
+/// Query rows per invocation on the general path (rows too wide for registers).
+const GENERAL_QUERIES_PER_INVOCATION: u32 = 2;
+
+/// The specialisation of `shaders/ref_scan.wgsl` for one call: query rows
+/// per invocation (`QPI`) and, for rows narrow enough, the register path
+/// (`QV4`, the row width in vec4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ScanShape {
+    /// Query rows per invocation (`QPI`, 1..=[`GPU_MAX_QUERIES_PER_INVOCATION`]).
+    pub queries: u32,
+    /// Register path: the padded row width in vec4 (`QV4`); 0 for the general path.
+    pub register_vec4s: u32,
+}
+
+impl ScanShape {
+    /// The shape for rows of `dim` columns with at most `max_queries` query
+    /// rows per invocation: rows of up to [`GPU_QUERY_REGISTER_VEC4`] vec4s
+    /// take the register path with as many queries as the register budget
+    /// holds; wider rows the general path. `Bin` has one row per invocation.
+    pub fn new(kernel: KernelKind, dim: usize, max_queries: u32) -> Self {
+        let max_q = max_queries.clamp(1, GPU_MAX_QUERIES_PER_INVOCATION);
+        let vec4s = dim.div_ceil(4).max(1);
+        if kernel == KernelKind::Bin {
+            ScanShape {
+                queries: 1,
+                register_vec4s: 0,
+            }
+        } else if vec4s <= GPU_QUERY_REGISTER_VEC4 {
+            ScanShape {
+                queries: ((GPU_QUERY_REGISTER_VEC4 / vec4s) as u32).min(max_q),
+                register_vec4s: vec4s as u32,
+            }
+        } else {
+            ScanShape {
+                queries: GENERAL_QUERIES_PER_INVOCATION.min(max_q),
+                register_vec4s: 0,
+            }
+        }
+    }
+}
 
 /// The tile shape of `shaders/ref_scan.wgsl` for rows of `dim` columns:
 /// `(vec4s per row, rows per tile, vec4s per chunk, chunks per row)`.
@@ -129,49 +181,77 @@ pub fn tile_shape(dim: usize) -> (u64, u64, u64, u64) {
 /// Loop iterations one invocation runs for one tile of `m` reference rows
 /// (`m` ≤ rows per tile) in `shaders/ref_scan.wgsl`, counting every trip and
 /// one extra per loop entry (the exit test), with `wg` invocations sharing
-/// the tile load. `knn` adds up to k insertion steps per reference.
-pub fn iterations_per_tile(kernel: KernelKind, dim: usize, k: usize, m: u64, wg: u32) -> u64 {
+/// the tile load. `knn` adds up to k insertion steps per reference and slot.
+/// The loops over a row's vec4s count although the register path's have a
+/// constant trip count (which drivers unroll): a safe upper bound.
+pub fn iterations_per_tile(
+    kernel: KernelKind,
+    dim: usize,
+    k: usize,
+    m: u64,
+    wg: u32,
+    shape: ScanShape,
+) -> u64 {
     if kernel == KernelKind::Bin || m == 0 {
         return 0;
     }
     let (vec4s, _, chunk, chunks) = tile_shape(dim);
+    let wg = wg.max(1) as u64;
     let insert = if kernel == KernelKind::Knn {
-        k as u64
+        shape.queries as u64 * k as u64
     } else {
         0
     };
+    if shape.register_vec4s > 0 {
+        // tile-loop trip + load loop (trips + entry) + row loop (trips + entry)
+        // + per row: the vec4 loop (trips + entry) and the insertions
+        return 1 + ((m * vec4s).div_ceil(wg) + 1) + (m + 1) + m * (vec4s + 1 + insert);
+    }
     // tile-loop trip + chunk loop (trips + entry)
     // + per chunk: load loop (trips + entry) and row loop (trips + entry)
     // + per row: the distance loop over all chunks (trips + one entry per chunk) and insertion
     1 + (chunks + 1)
-        + chunks * ((m * chunk).div_ceil(wg.max(1) as u64) + 1 + m + 1)
+        + chunks * ((m * chunk).div_ceil(wg) + 1 + m + 1)
         + m * (vec4s + chunks + insert)
 }
 
-/// Loop iterations one invocation spends per reference row (one query), an
-/// upper bound from full tiles (see [`iterations_per_tile`]).
-pub fn iterations_per_ref(kernel: KernelKind, dim: usize, k: usize) -> u64 {
+/// Loop iterations one invocation spends per reference row (all its query
+/// rows), an upper bound from full tiles (see [`iterations_per_tile`]).
+pub fn iterations_per_ref(kernel: KernelKind, dim: usize, k: usize, shape: ScanShape) -> u64 {
     let (_, rows, _, _) = tile_shape(dim);
-    iterations_per_tile(kernel, dim, k, rows, GPU_WORKGROUP_SIZE).div_ceil(rows)
+    iterations_per_tile(kernel, dim, k, rows, GPU_WORKGROUP_SIZE, shape).div_ceil(rows)
 }
 
 /// Loop iterations per invocation that do not depend on the reference count:
-/// the tile-loop entry, loading and storing the k-list (`knn`), or the whole
-/// of `shaders/bin.wgsl` (per column one trip, a binary-search entry and up
-/// to ⌈log2(E+1)⌉ search trips for E cut points).
-pub fn iterations_fixed(kernel: KernelKind, dim: usize, k: usize, bin_edges: usize) -> u64 {
+/// the tile-loop entry, loading the query rows into registers (register
+/// path), loading and storing the k-lists (`knn`), or the whole of
+/// `shaders/bin.wgsl` (per column one trip, a binary-search entry and up to
+/// ⌈log2(E+1)⌉ search trips for E cut points).
+pub fn iterations_fixed(
+    kernel: KernelKind,
+    dim: usize,
+    k: usize,
+    bin_edges: usize,
+    shape: ScanShape,
+) -> u64 {
+    let q = shape.queries as u64;
+    let registers = if shape.register_vec4s > 0 {
+        q * shape.register_vec4s as u64 + 1
+    } else {
+        0
+    };
     match kernel {
-        KernelKind::Knn => 2 * (k as u64 + 1) + 2,
+        KernelKind::Knn => 1 + registers + 2 * (q * k as u64 + 1),
         KernelKind::Bin => {
             let search = u64::from(usize::BITS - bin_edges.leading_zeros());
             dim as u64 * (2 + search) + 2
         }
-        _ => 2,
+        _ => 1 + registers,
     }
 }
 
 /// Loop iterations of one invocation over a reference block of `n_ref` rows
-/// (exact model of the shaders' loops; monotone in `n_ref`).
+/// (exact model of the shaders' loops, the vec4 loops counted; monotone in `n_ref`).
 pub fn loop_iterations(
     kernel: KernelKind,
     n_ref: usize,
@@ -179,16 +259,17 @@ pub fn loop_iterations(
     k: usize,
     bin_edges: usize,
     wg: u32,
+    shape: ScanShape,
 ) -> u64 {
-    let fixed = iterations_fixed(kernel, dim, k, bin_edges);
+    let fixed = iterations_fixed(kernel, dim, k, bin_edges, shape);
     if kernel == KernelKind::Bin {
         return fixed;
     }
     let (_, rows, _, _) = tile_shape(dim);
     let n = n_ref as u64;
     fixed
-        + (n / rows) * iterations_per_tile(kernel, dim, k, rows, wg)
-        + iterations_per_tile(kernel, dim, k, n % rows, wg)
+        + (n / rows) * iterations_per_tile(kernel, dim, k, rows, wg, shape)
+        + iterations_per_tile(kernel, dim, k, n % rows, wg, shape)
 }
 
 /// How one kernel call is cut into dispatches.
@@ -206,10 +287,10 @@ pub struct TilePlan {
     pub query_block: usize,
     /// Reference rows per block.
     pub ref_block: usize,
-    /// Invocations per workgroup and query rows per invocation, from the limits.
+    /// Invocations per workgroup, from the limits.
     pub workgroup_size: u32,
-    /// Query rows per invocation.
-    pub queries_per_invocation: u32,
+    /// The shader specialisation (query rows per invocation, register path).
+    pub shape: ScanShape,
     /// Workgroup-count limit per dispatch dimension.
     pub max_workgroups_per_dim: u32,
     /// Worst-case loop iterations of one invocation in one dispatch.
@@ -249,7 +330,8 @@ impl TilePlan {
 
         // Reference block: loop bound first, then buffer size.
         let wg = limits.workgroup_size;
-        let iterations = |n: usize| loop_iterations(kernel, n, dim, k, bin_edges, wg);
+        let shape = ScanShape::new(kernel, dim, limits.queries_per_invocation);
+        let iterations = |n: usize| loop_iterations(kernel, n, dim, k, bin_edges, wg, shape);
         let bounded = limits.max_loop_iterations != u64::MAX;
         if bounded
             && iterations(usize::from(kernel != KernelKind::Bin)) > limits.max_loop_iterations
@@ -289,7 +371,7 @@ impl TilePlan {
         // long reference sets are cut rather than the query block shrunk to a
         // handful of workgroups.
         if kernel != KernelKind::Bin {
-            let per_group = limits.workgroup_size as u64 * limits.queries_per_invocation as u64;
+            let per_group = limits.workgroup_size as u64 * shape.queries as u64;
             let fill = (per_group * FILL_WORKGROUPS).min(n_query.max(1) as u64);
             let by_time = limits.max_coord_pairs_per_dispatch / (fill * dim as u64).max(1);
             ref_block = ref_block.min(by_time.clamp(1, usize::MAX as u64) as usize);
@@ -304,7 +386,7 @@ impl TilePlan {
         };
         let mut query_block = n_query.max(1).min(rows_per_binding);
         query_block = query_block.min(((binding / per_query_out) as usize).max(1));
-        let per_group = limits.workgroup_size as u64 * limits.queries_per_invocation as u64;
+        let per_group = limits.workgroup_size as u64 * shape.queries as u64;
         let max_groups =
             limits.max_workgroups_per_dim as u64 * limits.max_workgroups_per_dim as u64;
         query_block =
@@ -329,7 +411,7 @@ impl TilePlan {
             query_block,
             ref_block,
             workgroup_size: limits.workgroup_size,
-            queries_per_invocation: limits.queries_per_invocation,
+            shape,
             max_workgroups_per_dim: limits.max_workgroups_per_dim,
             loop_iterations,
         })
@@ -359,7 +441,7 @@ impl TilePlan {
     /// Workgroup grid `(x, y)` for a query block of `rows` rows; `x * y` groups
     /// cover the rows, and `x` never exceeds the per-dimension limit.
     pub fn workgroups(&self, rows: usize) -> (u32, u32) {
-        let per_group = self.workgroup_size as usize * self.queries_per_invocation as usize;
+        let per_group = self.workgroup_size as usize * self.shape.queries as usize;
         let groups = rows.div_ceil(per_group).max(1);
         let max = self.max_workgroups_per_dim as usize;
         if groups <= max {
@@ -407,6 +489,7 @@ mod tests {
     fn lavapipe_bound_holds_for_every_kernel() {
         let lim = Limits {
             max_loop_iterations: LAVAPIPE_LOOP_LIMIT,
+            queries_per_invocation: GPU_MAX_QUERIES_PER_INVOCATION,
             ..Limits::cpu()
         };
         for kernel in [
@@ -439,7 +522,8 @@ mod tests {
         )
         .unwrap();
         let (x, y) = p.workgroups(p.query_block);
-        assert!(x <= 4 && (x * y) as usize * 8 >= p.query_block);
+        let per_group = 8 * p.shape.queries as usize;
+        assert!(x <= 4 && (x * y) as usize * per_group >= p.query_block);
     }
 
     #[test]
@@ -450,14 +534,17 @@ mod tests {
             KernelKind::Pairwise,
         ] {
             for dim in [1, 4, 17, 300, 2049, 4096] {
-                let mut last = 0;
-                for n in 0..1200 {
-                    let it = loop_iterations(kernel, n, dim, 10, 0, GPU_WORKGROUP_SIZE);
-                    assert!(it >= last, "{kernel:?} d={dim} n={n}");
-                    last = it;
+                for max_q in [1, GPU_MAX_QUERIES_PER_INVOCATION] {
+                    let shape = ScanShape::new(kernel, dim, max_q);
+                    let mut last = 0;
+                    for n in 0..1200 {
+                        let it = loop_iterations(kernel, n, dim, 10, 0, GPU_WORKGROUP_SIZE, shape);
+                        assert!(it >= last, "{kernel:?} d={dim} n={n}");
+                        last = it;
+                    }
+                    let per_ref = iterations_per_ref(kernel, dim, 10, shape);
+                    assert!(per_ref >= dim.div_ceil(4) as u64, "{kernel:?} d={dim}");
                 }
-                let per_ref = iterations_per_ref(kernel, dim, 10);
-                assert!(per_ref >= dim.div_ceil(4) as u64, "{kernel:?} d={dim}");
             }
         }
         // rows wider than a tile are scanned in chunks of one row
@@ -475,7 +562,8 @@ mod tests {
         let p = TilePlan::new(KernelKind::Knn, 10, 50_000, 8, 5, 0, &lim).unwrap();
         let wg = GPU_WORKGROUP_SIZE;
         assert!(p.loop_iterations <= 10_000);
-        assert!(loop_iterations(KernelKind::Knn, p.ref_block + 1, 8, 5, 0, wg) > 10_000);
+        let next = loop_iterations(KernelKind::Knn, p.ref_block + 1, 8, 5, 0, wg, p.shape);
+        assert!(next > 10_000);
         // a binning row too long for the bound is an error, not a silent cut
         let e = TilePlan::new(KernelKind::Bin, 10, 0, 20_000, 0, 0, &lim).unwrap_err();
         assert!(e.to_string().contains("loop iterations"), "{e}");
@@ -488,13 +576,34 @@ mod tests {
             max_buffer_bytes: 256 << 20,
             max_workgroups_per_dim: 65_535,
             workgroup_size: GPU_WORKGROUP_SIZE,
-            queries_per_invocation: 1,
+            queries_per_invocation: GPU_MAX_QUERIES_PER_INVOCATION,
             max_loop_iterations: u64::MAX,
             max_coord_pairs_per_dispatch: 1 << 30,
         };
         let p = TilePlan::new(KernelKind::Knn, 100_000, 100_000, 64, 10, 0, &lim).unwrap();
-        assert!(p.query_block >= (GPU_WORKGROUP_SIZE as u64 * FILL_WORKGROUPS) as usize);
+        let fill = GPU_WORKGROUP_SIZE as u64 * p.shape.queries as u64 * FILL_WORKGROUPS;
+        assert!(p.query_block as u64 >= fill.min(100_000));
         assert!((p.query_block * p.ref_block * 64) as u64 <= 1 << 30);
+    }
+
+    #[test]
+    fn shapes_fit_the_register_budget() {
+        let q = GPU_MAX_QUERIES_PER_INVOCATION;
+        let reg = |queries, v4| ScanShape {
+            queries,
+            register_vec4s: v4,
+        };
+        assert_eq!(ScanShape::new(KernelKind::Knn, 8, q), reg(4, 2));
+        assert_eq!(ScanShape::new(KernelKind::Knn, 32, q), reg(2, 8));
+        assert_eq!(ScanShape::new(KernelKind::KdeLse, 64, q), reg(1, 16));
+        assert_eq!(ScanShape::new(KernelKind::Knn, 68, q), reg(2, 0));
+        assert_eq!(ScanShape::new(KernelKind::Knn, 8, 1), reg(1, 2));
+        assert_eq!(ScanShape::new(KernelKind::Bin, 8, q), reg(1, 0));
+        for dim in 1..=4 * GPU_QUERY_REGISTER_VEC4 {
+            let s = ScanShape::new(KernelKind::RadiusCount, dim, q);
+            assert!((s.queries * s.register_vec4s) as usize <= GPU_QUERY_REGISTER_VEC4);
+            assert!(s.queries >= 1 && s.register_vec4s as usize == dim.div_ceil(4));
+        }
     }
 
     #[test]

@@ -80,6 +80,7 @@ pub(super) fn bin(
         )?;
         ctx.dispatch(
             KernelKind::Bin,
+            &[],
             &[&pbuf, &values, &starts, &edges, &idx, &keys],
             (gx, gy),
         )?;

@@ -79,13 +79,17 @@ fn fault_at_open() -> Option<Fault> {
     })
 }
 
+/// A kernel and the values of its override constants (one pipeline each).
+type PipelineKey = (KernelKind, Vec<(&'static str, u32)>);
+
 /// One opened adapter, its device and queue, and the compiled pipelines.
 pub struct GpuContext {
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     device: wgpu::Device,
     queue: wgpu::Queue,
-    pipelines: Mutex<HashMap<KernelKind, Arc<wgpu::ComputePipeline>>>,
+    /// Compiled pipelines, by kernel and override constants.
+    pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
     /// Set by the device-lost callback.
     lost: Arc<Mutex<Option<String>>>,
     /// Errors that escaped every error scope.
@@ -271,15 +275,23 @@ impl GpuContext {
         out
     }
 
-    /// The compute pipeline of `kernel`, compiled on first use and cached.
-    pub fn pipeline(&self, kernel: KernelKind) -> Result<Arc<wgpu::ComputePipeline>> {
-        if let Some(p) = lock(&self.pipelines).get(&kernel) {
+    /// The compute pipeline of `kernel` specialised with the override
+    /// constants `overrides` (empty for none), compiled on first use and cached.
+    pub fn pipeline(
+        &self,
+        kernel: KernelKind,
+        overrides: &[(&'static str, u32)],
+    ) -> Result<Arc<wgpu::ComputePipeline>> {
+        let key = (kernel, overrides.to_vec());
+        if let Some(p) = lock(&self.pipelines).get(&key) {
             return Ok(p.clone());
         }
         let name = kernel.name();
         let label = |role: &str| format!("infoplane.{name}.{role}");
         let source = shader_source(kernel);
         debug_assert!(SHADERS.iter().any(|s| s.kernel == kernel));
+        let constants: Vec<(&str, f64)> =
+            overrides.iter().map(|&(n, v)| (n, f64::from(v))).collect();
         let pipeline = self.scoped(name, || {
             let module = self
                 .device
@@ -294,12 +306,16 @@ impl GpuContext {
                     layout: None,
                     module: &module,
                     entry_point: Some("main"),
-                    compilation_options: Default::default(),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &constants,
+                        // Every shader writes the workgroup memory it reads first.
+                        zero_initialize_workgroup_memory: false,
+                    },
                     cache: None,
                 }))
         })?;
         let pipeline = Arc::new(pipeline);
-        lock(&self.pipelines).insert(kernel, pipeline.clone());
+        lock(&self.pipelines).insert(key, pipeline.clone());
         Ok(pipeline)
     }
 
@@ -372,16 +388,17 @@ impl GpuContext {
             }))
     }
 
-    /// Records and submits one dispatch of `kernel` over a `(x, y)` grid with
-    /// the given buffers at bindings 0, 1, 2, …
+    /// Records and submits one dispatch of `kernel` (specialised with
+    /// `overrides`) over a `(x, y)` grid with the given buffers at bindings 0, 1, 2, …
     pub fn dispatch(
         &self,
         kernel: KernelKind,
+        overrides: &[(&'static str, u32)],
         buffers: &[&wgpu::Buffer],
         grid: (u32, u32),
     ) -> Result<()> {
         let name = kernel.name();
-        let pipeline = self.pipeline(kernel)?;
+        let pipeline = self.pipeline(kernel, overrides)?;
         let entries: Vec<_> = buffers
             .iter()
             .enumerate()

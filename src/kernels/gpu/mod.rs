@@ -25,7 +25,8 @@ mod scan;
 pub use context::{inject_at_open, Fault, GpuContext, FAULT_ENV};
 
 use super::plan::{
-    KernelKind, Limits, TilePlan, GPU_TILE_VEC4, GPU_WORKGROUP_SIZE, LAVAPIPE_LOOP_LIMIT, MAX_K,
+    KernelKind, Limits, TilePlan, GPU_MAX_QUERIES_PER_INVOCATION, GPU_QUERY_REGISTER_VEC4,
+    GPU_TILE_VEC4, GPU_WORKGROUP_SIZE, LAVAPIPE_LOOP_LIMIT, MAX_K,
 };
 use super::{checks, Backend, BinOut, Binning, CountSpec, Kernels, KnnOut, KnnSpec, Metric, Rows};
 use crate::error::Result;
@@ -93,11 +94,34 @@ pub fn shader_source(kernel: KernelKind) -> String {
 
 /// Constants the shaders declare in `common.wgsl`, which must equal these
 /// host values (checked by `tests/shaders.rs`).
-pub const SHADER_CONSTANTS: [(&str, u32); 3] = [
+pub const SHADER_CONSTANTS: [(&str, u32); 5] = [
     ("WG_SIZE", GPU_WORKGROUP_SIZE),
     ("TILE_VEC4", GPU_TILE_VEC4 as u32),
     ("MAX_K", MAX_K as u32),
+    ("MAX_QPI", GPU_MAX_QUERIES_PER_INVOCATION),
+    ("QREG_VEC4", GPU_QUERY_REGISTER_VEC4 as u32),
 ];
+
+/// The override constants of `shaders/ref_scan.wgsl`, in the order
+/// [`scan_overrides`] gives their values.
+pub const SCAN_OVERRIDES: [&str; 3] = ["NORM", "QPI", "QV4"];
+
+/// `NORM` values (`NORM_*` in `shaders/common.wgsl`).
+pub const NORM_CHEBYSHEV: u32 = 0;
+/// Squared Euclidean over one column block.
+pub const NORM_SQ_EUCLIDEAN: u32 = 1;
+/// Squared Euclidean per column block, the largest block wins.
+pub const NORM_SQ_BLOCKS: u32 = 2;
+
+/// The pipeline constants of one query × reference call: `NORM` (a
+/// `NORM_*` value), and the plan's shape as `QPI` and `QV4`.
+pub fn scan_overrides(norm: u32, plan: &TilePlan) -> [(&'static str, u32); 3] {
+    [
+        (SCAN_OVERRIDES[0], norm),
+        (SCAN_OVERRIDES[1], plan.shape.queries),
+        (SCAN_OVERRIDES[2], plan.shape.register_vec4s),
+    ]
+}
 
 /// Uniform parameters of one query-block × reference-block dispatch
 /// (`PairParams` in `shaders/common.wgsl`).
@@ -128,6 +152,14 @@ pub struct PairParams {
     pub scale: f32,
     /// Workgroups along x of the (2-D) grid.
     pub groups_x: u32,
+    /// Register path: bit c set when a column block starts at vec4 c > 0.
+    pub block_starts: u32,
+    /// Padding to 16 bytes.
+    pub pad0: u32,
+    /// Padding.
+    pub pad1: u32,
+    /// Padding.
+    pub pad2: u32,
 }
 
 /// Uniform parameters of one bin dispatch (`BinParams` in `shaders/common.wgsl`).
@@ -165,9 +197,11 @@ pub struct BinParams {
 /// any size streams through.
 const MAX_BLOCK_BYTES: u64 = 256 << 20;
 
-/// Coordinate pairs (query × reference × column) per dispatch: a few
-/// milliseconds on a laptop GPU, far below the display watchdog.
-const COORD_PAIRS_PER_DISPATCH: u64 = 1 << 30;
+/// Coordinate pairs (query × reference × column) per dispatch: about 2 ms
+/// on an H200 (measured at 65,536 × 32), some tens of milliseconds on a
+/// laptop GPU, below the display watchdog; fewer, longer dispatches keep the
+/// per-dispatch overhead small next to the register-blocked kernels.
+const COORD_PAIRS_PER_DISPATCH: u64 = 1 << 32;
 
 /// Safety factor on lavapipe's loop bound. Measured on llvmpipe (LLVM 15):
 /// with d = 4 the bound cuts a loop short once the plan's model reaches
@@ -183,7 +217,7 @@ pub fn plan_limits(limits: &wgpu::Limits, software: bool) -> Limits {
         max_buffer_bytes: limits.max_buffer_size.min(MAX_BLOCK_BYTES),
         max_workgroups_per_dim: limits.max_compute_workgroups_per_dimension,
         workgroup_size: GPU_WORKGROUP_SIZE,
-        queries_per_invocation: 1,
+        queries_per_invocation: GPU_MAX_QUERIES_PER_INVOCATION,
         // Only lavapipe needs the bound, but it is harmless on any software adapter.
         max_loop_iterations: if software {
             LAVAPIPE_LOOP_LIMIT / LAVAPIPE_SAFETY
@@ -230,7 +264,9 @@ impl GpuKernels {
                 .max_workgroups_per_dim
                 .min(dev.max_workgroups_per_dim),
             workgroup_size: GPU_WORKGROUP_SIZE,
-            queries_per_invocation: 1,
+            queries_per_invocation: limits
+                .queries_per_invocation
+                .clamp(1, GPU_MAX_QUERIES_PER_INVOCATION),
             max_loop_iterations: limits.max_loop_iterations.min(dev.max_loop_iterations),
             max_coord_pairs_per_dispatch: limits.max_coord_pairs_per_dispatch,
         };

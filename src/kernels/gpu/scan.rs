@@ -7,9 +7,14 @@
 //! Chebyshev and squared-Euclidean distances unchanged. The loop walks the
 //! plan's query blocks and, inside each, its reference blocks in ascending
 //! order (which keeps knn's lower-index tie-break across blocks); a query
-//! block's running state stays on the GPU between those dispatches.
+//! block's running state stays on the GPU between those dispatches. Every
+//! dispatch of a call uses one pipeline, specialised with the norm and the
+//! plan's [`ScanShape`](crate::kernels::plan::ScanShape) (query rows per
+//! invocation, register path).
 
-use super::{GpuContext, PairParams};
+use super::{
+    scan_overrides, GpuContext, PairParams, NORM_CHEBYSHEV, NORM_SQ_BLOCKS, NORM_SQ_EUCLIDEAN,
+};
 use crate::error::Result;
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{Metric, Norm, Rows};
@@ -121,11 +126,21 @@ pub fn run<K: PairKernel>(
     };
     let mut base = kernel.params();
     base.vec4s = layout.vec4s as u32;
+    // Chebyshev over blocks is Chebyshev over the whole row.
     base.norm = match layout.norm {
-        Norm::Chebyshev => 0,
-        Norm::SqEuclidean => 1,
+        Norm::Chebyshev => NORM_CHEBYSHEV,
+        Norm::SqEuclidean if layout.block_ends.len() > 1 => NORM_SQ_BLOCKS,
+        Norm::SqEuclidean => NORM_SQ_EUCLIDEAN,
     };
     base.n_blocks = layout.block_ends.len() as u32;
+    let reg = plan.shape.register_vec4s;
+    debug_assert!(reg == 0 || reg as usize == layout.vec4s, "{plan:?}");
+    if reg > 0 {
+        // Block starts inside a register row (at most 16 vec4s) as bits.
+        let inner = layout.block_ends.split_last().map_or(&[][..], |(_, b)| b);
+        base.block_starts = inner.iter().fold(0, |m, &e| m | 1 << e);
+    }
+    let overrides = scan_overrides(base.norm, plan);
     for qb in plan.query_blocks() {
         let qbuf = ctx.storage(
             name,
@@ -158,7 +173,7 @@ pub fn run<K: PairKernel>(
             let pbuf = ctx.uniform(name, bytemuck::bytes_of(&params))?;
             let mut bindings = vec![&pbuf, &qbuf, rbuf, &ends];
             bindings.extend(state.iter());
-            ctx.dispatch(kind, &bindings, (gx, gy))?;
+            ctx.dispatch(kind, &overrides, &bindings, (gx, gy))?;
             kernel.after_dispatch(ctx, qb.clone(), rb.clone(), &state)?;
         }
         kernel.end(ctx, qb, &state)?;
