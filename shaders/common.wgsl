@@ -15,6 +15,8 @@ const MAX_QPI: u32 = 4u;
 // Query rows held in registers, in vec4 over all of an invocation's rows
 // (the register path of ref_scan.wgsl needs QPI * vec4s <= QREG_VEC4).
 const QREG_VEC4: u32 = 16u;
+// Most reference slices of one dispatch (the grid's z; see ref_scan.wgsl).
+const MAX_SLICES: u32 = 64u;
 
 const NORM_CHEBYSHEV: u32 = 0u;
 const NORM_SQ_EUCLIDEAN: u32 = 1u;
@@ -42,9 +44,9 @@ struct PairParams {
     scale: f32,        // kde_lse: exp(-scale * d)
     groups_x: u32,     // workgroups along x (the grid is 2-D when large)
     block_starts: u32, // register path: bit c set when a column block starts at vec4 c > 0
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
+    slice_rows: u32,   // reference rows per slice (workgroup_id.z is the slice)
+    slices: u32,       // slices, each with its own partial state (stride n_q queries)
+    first_block: u32,  // 1: the query block's first reference block (knn starts empty lists)
 }
 
 // One dispatch of the bin kernel. Mirrors `BinParams`.

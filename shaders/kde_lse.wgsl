@@ -4,7 +4,12 @@
 // Running log-sum-exp with a maximum: `state[i] = (m, s)` with the sum equal
 // to exp(m) · s, carried between reference-block dispatches (so blocks merge
 // exactly); s == 0 means no reference seen yet (the host then reports −inf).
-// One (m, s) per slot (query row) of the invocation, in registers.
+// A query block's first reference block starts from (0, 0). One (m, s) per
+// slot (query row) of the invocation, in registers.
+//
+// Reference slice z (ref_scan.wgsl) keeps its own (m, s) at
+// state[z * n_q + query]; `merge` combines the slices in slice order
+// (0, 1, 2, …) into state[query], so the value does not depend on scheduling.
 
 @group(0) @binding(4) var<storage, read_write> state: array<vec2<f32>>;
 
@@ -26,24 +31,53 @@ fn consume(d: f32, slot: u32, jl: u32) {
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    scan_setup(linear_index(wid, lid, p.groups_x));
-    let s0 = state[qrow.x];
-    let s1 = state[qrow.y];
-    let s2 = state[qrow.z];
-    let s3 = state[qrow.w];
-    m = vec4<f32>(s0.x, s1.x, s2.x, s3.x);
-    s = vec4<f32>(s0.y, s1.y, s2.y, s3.y);
+    scan_setup(linear_index(wid, lid, p.groups_x), wid.z);
+    let at = vec4<u32>(wid.z * p.n_q) + qrow;
+    m = vec4<f32>(0.0);
+    s = vec4<f32>(0.0);
+    if (p.first_block == 0u) {
+        let s0 = state[at.x];
+        let s1 = state[at.y];
+        let s2 = state[at.z];
+        let s3 = state[at.w];
+        m = vec4<f32>(s0.x, s1.x, s2.x, s3.x);
+        s = vec4<f32>(s0.y, s1.y, s2.y, s3.y);
+    }
     scan_refs(lid);
     if (live > 0u) {
-        state[qrow.x] = vec2<f32>(m.x, s.x);
+        state[at.x] = vec2<f32>(m.x, s.x);
     }
     if (live > 1u) {
-        state[qrow.y] = vec2<f32>(m.y, s.y);
+        state[at.y] = vec2<f32>(m.y, s.y);
     }
     if (live > 2u) {
-        state[qrow.z] = vec2<f32>(m.z, s.z);
+        state[at.z] = vec2<f32>(m.z, s.z);
     }
     if (live > 3u) {
-        state[qrow.w] = vec2<f32>(m.w, s.w);
+        state[at.w] = vec2<f32>(m.w, s.w);
     }
+}
+
+// One invocation per query of the block: the slices' (m, s) combined in
+// slice order with the max trick into state[query].
+@compute @workgroup_size(WG_SIZE)
+fn merge(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = linear_index(wid, lid, p.groups_x);
+    if (i >= p.n_q) {
+        return;
+    }
+    var a = state[i];
+    for (var z = 1u; z < p.slices; z++) {
+        let b = state[z * p.n_q + i];
+        if (b.y == 0.0) {
+            continue;
+        }
+        if (a.y == 0.0) {
+            a = b;
+            continue;
+        }
+        let mx = max(a.x, b.x);
+        a = vec2<f32>(mx, a.y * exp(a.x - mx) + b.y * exp(b.x - mx));
+    }
+    state[i] = a;
 }

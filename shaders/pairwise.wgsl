@@ -9,6 +9,6 @@ fn consume(d: f32, slot: u32, jl: u32) {
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    scan_setup(linear_index(wid, lid, p.groups_x));
+    scan_setup(linear_index(wid, lid, p.groups_x), wid.z);
     scan_refs(lid);
 }

@@ -54,9 +54,15 @@ var<private> live: u32;
 var<private> skip: vec4<u32>;
 // Register path: the slots' query rows, slot s at s * QV4.
 var<private> qreg: array<vec4<f32>, QREG_VEC4>;
+// The local reference rows [ref_lo, ref_hi) of this workgroup's slice.
+var<private> ref_lo: u32;
+var<private> ref_hi: u32;
 
-// Sets up the slots of invocation `g` (linear index over the grid).
-fn scan_setup(g: u32) {
+// Sets up the slots of invocation `g` (linear index over the grid) and the
+// references of reference slice `slice`.
+fn scan_setup(g: u32, slice: u32) {
+    ref_lo = min(slice * p.slice_rows, p.n_r);
+    ref_hi = min(ref_lo + p.slice_rows, p.n_r);
     let lq0 = g * QPI;
     live = select(0u, min(QPI, p.n_q - lq0), lq0 < p.n_q);
     qrow = min(vec4<u32>(lq0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n_q - 1u));
@@ -101,8 +107,8 @@ fn scan_registers(lid: u32) {
         let s = e / v4;
         qreg[e] = q_rows[qrow[s] * v4 + (e - s * v4)];
     }
-    for (var t0 = 0u; t0 < p.n_r; t0 += rows) {
-        let nrows = min(rows, p.n_r - t0);
+    for (var t0 = ref_lo; t0 < ref_hi; t0 += rows) {
+        let nrows = min(rows, ref_hi - t0);
         let src = t0 * v4;
         // The previous tile must be consumed by every invocation before it is overwritten.
         workgroupBarrier();
@@ -147,8 +153,8 @@ fn scan_general(lid: u32) {
     var acc = vec4<f32>(0.0);
     var blk = vec4<f32>(0.0);
     var nb = 0u;
-    for (var t0 = 0u; t0 < p.n_r; t0 += rows) {
-        let nrows = min(rows, p.n_r - t0);
+    for (var t0 = ref_lo; t0 < ref_hi; t0 += rows) {
+        let nrows = min(rows, ref_hi - t0);
         for (var c0 = 0u; c0 < v4; c0 += chunk) {
             let clen = min(chunk, v4 - c0);
             let total = nrows * clen;
@@ -195,7 +201,7 @@ fn scan_general(lid: u32) {
     }
 }
 
-// Scans the reference block for the slots set up by `scan_setup`.
+// Scans the slice of the reference block for the slots set up by `scan_setup`.
 fn scan_refs(lid: u32) {
     if (QV4 > 0u) {
         scan_registers(lid);

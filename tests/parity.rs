@@ -545,6 +545,107 @@ fn tiling_cpu_tiny_limits_match_untiled() {
     family(&tiny, &cpu, 300, 17, &[1, 10], 960);
 }
 
+// ---- reference slices: several per dispatch, forced on any adapter -----------
+
+/// The device's limits, but asking for far more invocations than the queries
+/// give, so that every reference block is scanned as several slices (as on
+/// a large GPU) whose partial states are merged.
+fn sliced_gpu(test: &str) -> Option<GpuKernels> {
+    gpu(test)?;
+    let dev = GpuKernels::new(true).expect("an adapter was just opened");
+    let lim = Limits {
+        fill_invocations: 1 << 20,
+        min_slice_rows: 8,
+        ..dev.limits().clone()
+    };
+    Some(GpuKernels::with_limits(true, lim).unwrap())
+}
+
+#[test]
+fn reference_slices_match_the_cpu() {
+    let Some(gpu) = sliced_gpu("reference_slices_match_the_cpu") else {
+        return;
+    };
+    let cpu = CpuKernels::new();
+    for (n, d) in [(1000, 3), (4097, 1), (300, 17)] {
+        let p = plan::TilePlan::new(KernelKind::Knn, n, n, d.max(4), 10, 0, gpu.limits()).unwrap();
+        assert!(p.ref_slices > 1, "{p:?}");
+    }
+    // 4097 × 1 also spans several reference blocks under lavapipe's loop bound.
+    let p = plan::TilePlan::new(KernelKind::Knn, 4097, 4097, 4, 10, 0, gpu.limits()).unwrap();
+    if gpu.limits().max_loop_iterations != u64::MAX {
+        assert!(p.ref_blocks().count() > 1, "{p:?}");
+    }
+    family(&gpu, &cpu, 1000, 3, &[1, 3, 10], 1200);
+    family(&gpu, &cpu, 4097, 1, &[1, 10], 1210);
+    family(&gpu, &cpu, 300, 17, &[3, 64], 1220);
+}
+
+/// Many exact duplicates: whole groups of references at the same distance,
+/// spread over different slices, so the merge's lower-index tie-break decides.
+#[test]
+fn reference_slices_keep_the_lower_index_tie_break() {
+    let Some(gpu) = sliced_gpu("reference_slices_keep_the_lower_index_tie_break") else {
+        return;
+    };
+    let cpu = CpuKernels::new();
+    let d = 2;
+    let distinct = data(1300, 40, d, true);
+    // Row i repeats distinct row (i * 7) % 40: copies sit far apart in index order.
+    let x: Vec<f32> = (0..2000)
+        .flat_map(|i| distinct[(i * 7 % 40) * d..(i * 7 % 40 + 1) * d].to_vec())
+        .collect();
+    let x = rows(&x, d);
+    for metric in [Metric::chebyshev(), Metric::sq_euclidean()] {
+        for exclude_self in [false, true] {
+            for k in [1, 7, 50, 64] {
+                let spec = KnnSpec {
+                    k,
+                    metric: metric.clone(),
+                    exclude_self,
+                    want_indices: true,
+                };
+                // Squared-Euclidean distances of duplicates are exact too (0, or the same sums).
+                assert_eq!(
+                    gpu.knn(x, x, &spec).unwrap(),
+                    cpu.knn(x, x, &spec).unwrap(),
+                    "k={k} {:?} self={exclude_self}",
+                    metric.norm()
+                );
+            }
+        }
+    }
+}
+
+/// kde_lse over slices: within the log-sum tolerance of the CPU and of the
+/// unsliced GPU, and the same bits on every run.
+#[test]
+fn reference_slices_kde_is_deterministic() {
+    let Some(sliced) = sliced_gpu("reference_slices_kde_is_deterministic") else {
+        return;
+    };
+    let plain = GpuKernels::new(true).unwrap();
+    let cpu = CpuKernels::new();
+    let (n, d) = (3000, 5);
+    let x = data(1400, n, d, false);
+    let x = rows(&x, d);
+    let p = plan::TilePlan::new(KernelKind::KdeLse, n, n, 8, 0, 0, sliced.limits()).unwrap();
+    assert!(p.ref_slices > 1, "{p:?}");
+    check_kde(&sliced, &cpu, x, x, 0.3, true);
+    let a = sliced.kde_lse(x, x, 0.3, true).unwrap();
+    let b = sliced.kde_lse(x, x, 0.3, true).unwrap();
+    assert!(
+        a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits()),
+        "two runs differ"
+    );
+    for (s, u) in a.iter().zip(plain.kde_lse(x, x, 0.3, true).unwrap()) {
+        assert!(
+            (s - u).abs() <= tolerance::KDE_LSE * u.abs().max(1.0),
+            "{s} vs {u}"
+        );
+    }
+}
+
 // ---- lavapipe canary -------------------------------------------------------
 
 /// n_ref = 70,000 at d = 4: one untiled invocation would run far more than
@@ -601,6 +702,41 @@ fn lavapipe_canary_long_reference_scan() {
         };
         check_knn(&gpu, &cpu, rows(&q, d), rows(&r, d), &spec);
     }
+}
+
+/// The canary again with reference slices: each slice is held to the bound
+/// on its own, and the merge too.
+#[test]
+fn lavapipe_canary_long_reference_scan_sliced() {
+    let Some(gpu) = sliced_gpu("lavapipe_canary_long_reference_scan_sliced") else {
+        return;
+    };
+    let cpu = CpuKernels::new();
+    let (nq, nr, d) = (130, 70_000, 4);
+    let p = plan::TilePlan::new(KernelKind::Knn, nq, nr, d, 3, 0, gpu.limits()).unwrap();
+    assert!(p.ref_slices > 1, "{p:?}");
+    assert!(
+        p.loop_iterations <= gpu.limits().max_loop_iterations,
+        "{p:?}"
+    );
+    let q = data(1000, nq, d, false);
+    let r = data(1001, nr, d, true);
+    let (q, r) = (rows(&q, d), rows(&r, d));
+    let spec = KnnSpec {
+        k: 3,
+        metric: Metric::chebyshev(),
+        exclude_self: false,
+        want_indices: true,
+    };
+    check_knn(&gpu, &cpu, q, r, &spec);
+    let radii = cpu.knn(q, r, &spec).unwrap().kth;
+    let spec = CountSpec {
+        metric: Metric::chebyshev(),
+        boundary: Boundary::LessEqual,
+        exclude_self: false,
+    };
+    check_count(&gpu, &cpu, q, r, &radii, &spec);
+    check_kde(&gpu, &cpu, q, r, 0.5, false);
 }
 
 // ---- device faults and adapter listing ---------------------------------------

@@ -71,9 +71,9 @@ fn pair_params_match_the_rust_struct() {
         ("scale", offset_of!(PairParams, scale)),
         ("groups_x", offset_of!(PairParams, groups_x)),
         ("block_starts", offset_of!(PairParams, block_starts)),
-        ("pad0", offset_of!(PairParams, pad0)),
-        ("pad1", offset_of!(PairParams, pad1)),
-        ("pad2", offset_of!(PairParams, pad2)),
+        ("slice_rows", offset_of!(PairParams, slice_rows)),
+        ("slices", offset_of!(PairParams, slices)),
+        ("first_block", offset_of!(PairParams, first_block)),
     ];
     for kernel in PAIR_KERNELS {
         let (module, _) = module(kernel);
@@ -139,6 +139,50 @@ fn every_specialisation_validates() {
     }
 }
 
+/// The kernels whose reference slices keep their own state have a `merge`
+/// entry point (binding the uniform and the state buffers, bindings 4, …);
+/// radius_count adds its slices' counts atomically and has none.
+#[test]
+fn merge_entry_points_bind_the_state_buffers() {
+    for (kernel, state) in [(KernelKind::Knn, 2u32), (KernelKind::KdeLse, 1)] {
+        let (module, info) = module(kernel);
+        let n = module
+            .entry_points
+            .iter()
+            .position(|e| e.name == "merge")
+            .unwrap_or_else(|| panic!("{kernel:?}: no `merge` entry point"));
+        let ep = info.get_entry_point(n);
+        let mut bound: Vec<u32> = module
+            .global_variables
+            .iter()
+            .filter(|(h, _)| !ep[*h].is_empty())
+            .filter_map(|(_, v)| v.binding.as_ref().map(|b| b.binding))
+            .collect();
+        bound.sort();
+        let want: Vec<u32> = std::iter::once(0).chain(4..4 + state).collect();
+        assert_eq!(bound, want, "{kernel:?}: merge bindings");
+        // The merge runs with the default override values.
+        naga::back::pipeline_constants::process_overrides(
+            &module,
+            &info,
+            Some((naga::ShaderStage::Compute, "merge")),
+            &naga::back::PipelineConstants::default(),
+        )
+        .unwrap_or_else(|e| panic!("{kernel:?} merge: {e}"));
+    }
+    for kernel in [
+        KernelKind::RadiusCount,
+        KernelKind::Pairwise,
+        KernelKind::Bin,
+    ] {
+        let (module, _) = module(kernel);
+        assert!(
+            module.entry_points.iter().all(|e| e.name != "merge"),
+            "{kernel:?}"
+        );
+    }
+}
+
 #[test]
 fn bin_params_match_the_rust_struct() {
     let rust: Vec<(&str, usize)> = vec![
@@ -198,7 +242,12 @@ fn bindings_are_the_ones_the_host_binds() {
     ];
     for (kernel, storage, params) in expect {
         let (module, info) = module(kernel);
-        let ep = &info.get_entry_point(0);
+        let main = module
+            .entry_points
+            .iter()
+            .position(|e| e.name == "main")
+            .expect("a main entry point");
+        let ep = &info.get_entry_point(main);
         let mut bound: Vec<(u32, naga::AddressSpace, Option<String>)> = module
             .global_variables
             .iter()

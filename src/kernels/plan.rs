@@ -14,6 +14,12 @@
 //! keeps the running list in a buffer between dispatches), counts add, and
 //! log-sum-exps combine with the max trick ([`lse_combine`]).
 //!
+//! On the GPU a reference block can also be cut into *reference slices*
+//! scanned side by side in one dispatch (the grid's third dimension), each
+//! with its own partial state, merged the same exact ways after the last
+//! block: a large GPU needs more invocations than a query block has query
+//! rows ([`TilePlan::ref_slices`]).
+//!
 //! The plan is pure: tests drive it with tiny [`Limits`] so that every tiling
 //! and merge path runs on any machine, and the CPU twins use the same shape.
 
@@ -28,6 +34,9 @@ pub const MAX_DIM: usize = 65_536;
 
 /// Lavapipe's silent per-invocation loop-iteration cap.
 pub const LAVAPIPE_LOOP_LIMIT: u64 = 65_535;
+
+/// Most reference slices of one dispatch (`MAX_SLICES` in `shaders/common.wgsl`).
+pub const MAX_REF_SLICES: u32 = 64;
 
 /// The kernels, as the plan sees them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -81,6 +90,13 @@ pub struct Limits {
     pub max_loop_iterations: u64,
     /// Coordinate-pairs (query × reference × dim) one dispatch may cover.
     pub max_coord_pairs_per_dispatch: u64,
+    /// Invocations one dispatch should hold to fill the device: the plan cuts
+    /// a reference block into slices until (queries / QPI) × slices reaches
+    /// it. 0: never (software adapters and the CPU twins).
+    pub fill_invocations: u64,
+    /// Fewest reference rows per slice (each slice pays for loading its
+    /// queries and partial state, and for the merge).
+    pub min_slice_rows: usize,
 }
 
 impl Limits {
@@ -95,6 +111,8 @@ impl Limits {
             queries_per_invocation: 1,
             max_loop_iterations: u64::MAX,
             max_coord_pairs_per_dispatch: u64::MAX,
+            fill_invocations: 0,
+            min_slice_rows: 1,
         }
     }
 
@@ -108,6 +126,9 @@ impl Limits {
             queries_per_invocation: GPU_MAX_QUERIES_PER_INVOCATION,
             max_loop_iterations: 600,
             max_coord_pairs_per_dispatch: 1 << 14,
+            // more invocations than the tiny query blocks hold: reference slices
+            fill_invocations: 1024,
+            min_slice_rows: 2,
         }
     }
 }
@@ -272,6 +293,47 @@ pub fn loop_iterations(
         + iterations_per_tile(kernel, dim, k, n % rows, wg, shape)
 }
 
+/// Bytes of partial state one reference slice keeps per query row in each
+/// state buffer of the GPU kernel: knn one distance (or index) per
+/// neighbour, kde_lse a (max, sum) pair; 0 where slices share one state
+/// (radius_count adds atomically) or need none (pairwise, bin).
+pub fn slice_state_bytes(kernel: KernelKind, k: usize) -> u64 {
+    match kernel {
+        KernelKind::Knn => 4 * k.max(1) as u64,
+        KernelKind::KdeLse => 8,
+        _ => 0,
+    }
+}
+
+/// Regions of a state buffer for `slices` reference slices: one per slice,
+/// and for knn (with more than one slice) one more that the merge writes.
+pub fn state_regions(kernel: KernelKind, slices: u32) -> u64 {
+    let s = u64::from(slices.max(1));
+    if kernel == KernelKind::Knn && s > 1 {
+        s + 1
+    } else {
+        s
+    }
+}
+
+/// Loop iterations of one invocation of a kernel's `merge` entry point over
+/// `slices` slices (trips and one exit test per loop, as
+/// [`iterations_per_tile`]); 0 with one slice, where no merge runs. knn: the
+/// heads loop, then per neighbour rank a pass over slices 1..; kde_lse: one
+/// pass over slices 1..
+pub fn merge_iterations(kernel: KernelKind, k: usize, slices: u32) -> u64 {
+    let s = u64::from(slices);
+    let k = k as u64;
+    if s <= 1 {
+        return 0;
+    }
+    match kernel {
+        KernelKind::Knn => (s + 1) + (k + 1) + k * s,
+        KernelKind::KdeLse => s,
+        _ => 0,
+    }
+}
+
 /// How one kernel call is cut into dispatches.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TilePlan {
@@ -293,7 +355,15 @@ pub struct TilePlan {
     pub shape: ScanShape,
     /// Workgroup-count limit per dispatch dimension.
     pub max_workgroups_per_dim: u32,
-    /// Worst-case loop iterations of one invocation in one dispatch.
+    /// Reference slices per dispatch (GPU; the grid's z): a reference block
+    /// is scanned as this many slices of [`TilePlan::slice_rows`] rows side
+    /// by side, each with its own partial state, merged after the last
+    /// block. 1: no slicing (the CPU twins, software adapters).
+    pub ref_slices: u32,
+    /// Reference rows per slice (the last slice of a block may be shorter).
+    pub slice_rows: usize,
+    /// Worst-case loop iterations of one invocation in one dispatch (a slice
+    /// scan, or the merge of the slices).
     pub loop_iterations: u64,
 }
 
@@ -398,11 +468,40 @@ impl TilePlan {
         }
         query_block = query_block.max(1);
 
-        let loop_iterations = iterations(if kernel == KernelKind::Bin {
-            0
+        // Reference slices: as many as it takes for the dispatch to hold
+        // `fill_invocations` invocations, within the slice-row minimum, the
+        // grid, the state buffers' binding and (for the merge) the loop bound.
+        let mut ref_slices = 1u32;
+        if kernel != KernelKind::Bin && limits.fill_invocations > 0 {
+            let invocations = (query_block.min(n_query.max(1)) as u64)
+                .div_ceil(u64::from(shape.queries))
+                .max(1);
+            let by_rows = (ref_block / limits.min_slice_rows.max(1)).max(1) as u64;
+            let mut s = limits
+                .fill_invocations
+                .div_ceil(invocations)
+                .min(by_rows)
+                .min(u64::from(MAX_REF_SLICES))
+                .min(u64::from(limits.max_workgroups_per_dim.max(1)))
+                as u32;
+            let region = query_block as u64 * slice_state_bytes(kernel, k);
+            while s > 1
+                && (state_regions(kernel, s) * region > binding
+                    || merge_iterations(kernel, k, s) > limits.max_loop_iterations)
+            {
+                s -= 1;
+            }
+            ref_slices = s.max(1);
+        }
+        // Equal slices, none of them empty in a full block.
+        let slice_rows = ref_block.div_ceil(ref_slices as usize);
+        let ref_slices = ref_block.div_ceil(slice_rows) as u32;
+
+        let loop_iterations = if kernel == KernelKind::Bin {
+            iterations(0)
         } else {
-            ref_block
-        });
+            iterations(slice_rows).max(merge_iterations(kernel, k, ref_slices))
+        };
         Ok(TilePlan {
             kernel,
             n_query,
@@ -413,6 +512,8 @@ impl TilePlan {
             workgroup_size: limits.workgroup_size,
             shape,
             max_workgroups_per_dim: limits.max_workgroups_per_dim,
+            ref_slices,
+            slice_rows,
             loop_iterations,
         })
     }
@@ -449,6 +550,29 @@ impl TilePlan {
         } else {
             (max as u32, groups.div_ceil(max) as u32)
         }
+    }
+}
+
+impl TilePlan {
+    /// Workgroup grid `(x, y)` of a `merge` dispatch over a query block of
+    /// `rows` rows: one query per invocation.
+    pub fn merge_workgroups(&self, rows: usize) -> (u32, u32) {
+        let groups = rows.div_ceil(self.workgroup_size as usize).max(1);
+        let max = self.max_workgroups_per_dim as usize;
+        if groups <= max {
+            (groups as u32, 1)
+        } else {
+            (max as u32, groups.div_ceil(max) as u32)
+        }
+    }
+
+    /// Bytes of each state buffer of a query block of `rows` rows (all
+    /// slices' partial states, and knn's merge output), for the kernels that
+    /// keep one per slice.
+    pub fn state_buffer_bytes(&self, rows: usize, k: usize) -> u64 {
+        rows as u64
+            * slice_state_bytes(self.kernel, k)
+            * state_regions(self.kernel, self.ref_slices)
     }
 }
 
@@ -492,19 +616,29 @@ mod tests {
             queries_per_invocation: GPU_MAX_QUERIES_PER_INVOCATION,
             ..Limits::cpu()
         };
-        for kernel in [
-            KernelKind::Knn,
-            KernelKind::RadiusCount,
-            KernelKind::KdeLse,
-            KernelKind::Pairwise,
-        ] {
-            for dim in [1, 3, 64, 300, 4096] {
-                let p = TilePlan::new(kernel, 100_000, 100_000, dim, MAX_K, 0, &lim).unwrap();
-                assert!(
-                    p.loop_iterations <= LAVAPIPE_LOOP_LIMIT,
-                    "{kernel:?} d={dim}: {}",
-                    p.loop_iterations
-                );
+        // with and without reference slices (forced, as in the parity tests)
+        let sliced = Limits {
+            fill_invocations: 1 << 20,
+            min_slice_rows: 1,
+            max_workgroups_per_dim: 65_535,
+            ..lim.clone()
+        };
+        for lim in [lim, sliced] {
+            for kernel in [
+                KernelKind::Knn,
+                KernelKind::RadiusCount,
+                KernelKind::KdeLse,
+                KernelKind::Pairwise,
+            ] {
+                for dim in [1, 3, 64, 300, 4096] {
+                    let p = TilePlan::new(kernel, 1000, 100_000, dim, MAX_K, 0, &lim).unwrap();
+                    assert!(
+                        p.loop_iterations <= LAVAPIPE_LOOP_LIMIT,
+                        "{kernel:?} d={dim}: {}",
+                        p.loop_iterations
+                    );
+                    assert!(merge_iterations(kernel, MAX_K, p.ref_slices) <= LAVAPIPE_LOOP_LIMIT);
+                }
             }
         }
     }
@@ -579,11 +713,108 @@ mod tests {
             queries_per_invocation: GPU_MAX_QUERIES_PER_INVOCATION,
             max_loop_iterations: u64::MAX,
             max_coord_pairs_per_dispatch: 1 << 30,
+            fill_invocations: 0,
+            min_slice_rows: 1,
         };
         let p = TilePlan::new(KernelKind::Knn, 100_000, 100_000, 64, 10, 0, &lim).unwrap();
         let fill = GPU_WORKGROUP_SIZE as u64 * p.shape.queries as u64 * FILL_WORKGROUPS;
         assert!(p.query_block as u64 >= fill.min(100_000));
         assert!((p.query_block * p.ref_block * 64) as u64 <= 1 << 30);
+    }
+
+    /// Limits of a large discrete GPU (`plan_limits` of an H100/H200).
+    fn big_gpu() -> Limits {
+        Limits {
+            max_storage_binding_bytes: 256 << 20,
+            max_buffer_bytes: 256 << 20,
+            max_workgroups_per_dim: 65_535,
+            workgroup_size: GPU_WORKGROUP_SIZE,
+            queries_per_invocation: GPU_MAX_QUERIES_PER_INVOCATION,
+            max_loop_iterations: u64::MAX,
+            max_coord_pairs_per_dispatch: 1 << 32,
+            fill_invocations: 8 * 1024 * 32,
+            min_slice_rows: 64,
+        }
+    }
+
+    /// Slices fill the device where the queries alone do not, and every
+    /// slice, state buffer and merge stays within the limits.
+    #[test]
+    fn reference_slices_fill_a_large_gpu() {
+        let lim = big_gpu();
+        let cases = [
+            // (n, d, slices, rows per slice)
+            (65_536, 8, 16, 512),
+            (65_536, 32, 8, 256),
+            (16_384, 8, 64, 256),
+            (4_096, 8, 64, 64),
+        ];
+        for (n, d, slices, rows) in cases {
+            for kernel in [KernelKind::Knn, KernelKind::RadiusCount, KernelKind::KdeLse] {
+                let p = TilePlan::new(kernel, n, n, d, 10, 0, &lim).unwrap();
+                assert_eq!(
+                    (p.ref_slices, p.slice_rows),
+                    (slices, rows),
+                    "{kernel:?} {n}x{d}"
+                );
+            }
+        }
+        for kernel in [KernelKind::Knn, KernelKind::KdeLse, KernelKind::RadiusCount] {
+            for (n, d, k) in [
+                (100_000, 8, 64),
+                (1_000_000, 3, 64),
+                (300, 4096, 5),
+                (10, 1, 1),
+            ] {
+                let p = TilePlan::new(kernel, n, n, d, k, 0, &lim).unwrap();
+                let s = p.ref_slices as usize;
+                assert!(s >= 1 && s <= MAX_REF_SLICES as usize, "{p:?}");
+                // slices cover the block and none is empty
+                assert!(s * p.slice_rows >= p.ref_block && (s - 1) * p.slice_rows < p.ref_block);
+                assert!(p.state_buffer_bytes(p.query_block, k) <= 256 << 20, "{p:?}");
+                let qpi = p.shape.queries as u64;
+                let inv = (p.query_block as u64).div_ceil(qpi) * s as u64;
+                assert!(
+                    inv >= lim.fill_invocations
+                        || s == MAX_REF_SLICES as usize
+                        || p.slice_rows < 2 * lim.min_slice_rows
+                        || p.state_buffer_bytes(p.query_block, k) * 2 > 256 << 20,
+                    "{p:?}"
+                );
+            }
+        }
+        // no slicing where the limits ask for none (software adapters, the CPU)
+        let soft = Limits {
+            fill_invocations: 0,
+            ..lim
+        };
+        let p = TilePlan::new(KernelKind::Knn, 4096, 4096, 8, 10, 0, &soft).unwrap();
+        assert_eq!((p.ref_slices, p.slice_rows), (1, p.ref_block));
+        let p = TilePlan::new(KernelKind::Bin, 4096, 0, 8, 0, 10, &lim).unwrap();
+        assert_eq!(p.ref_slices, 1);
+    }
+
+    /// The merge is held to the loop bound too: fewer slices, not a longer loop.
+    #[test]
+    fn merge_respects_the_loop_bound() {
+        for (k, bound) in [(10, 600), (1, 60), (3, 120)] {
+            let lim = Limits {
+                max_loop_iterations: bound,
+                min_slice_rows: 1,
+                ..big_gpu()
+            };
+            let p = TilePlan::new(KernelKind::Knn, 256, 20_000, 4, k, 0, &lim).unwrap();
+            assert!(p.ref_slices > 1, "{p:?}");
+            let merge = merge_iterations(KernelKind::Knn, k, p.ref_slices);
+            assert!(merge <= bound && p.loop_iterations >= merge, "{p:?}");
+            let scan = loop_iterations(KernelKind::Knn, p.slice_rows, 4, k, 0, 64, p.shape);
+            assert!(scan <= bound && p.loop_iterations >= scan, "{p:?}");
+        }
+        assert_eq!(merge_iterations(KernelKind::Knn, 10, 1), 0);
+        assert_eq!(merge_iterations(KernelKind::RadiusCount, 10, 8), 0);
+        assert_eq!(state_regions(KernelKind::Knn, 8), 9);
+        assert_eq!(state_regions(KernelKind::KdeLse, 8), 8);
+        assert_eq!(state_regions(KernelKind::Knn, 1), 1);
     }
 
     #[test]

@@ -79,8 +79,8 @@ fn fault_at_open() -> Option<Fault> {
     })
 }
 
-/// A kernel and the values of its override constants (one pipeline each).
-type PipelineKey = (KernelKind, Vec<(&'static str, u32)>);
+/// A kernel, its entry point and the values of its override constants (one pipeline each).
+type PipelineKey = (KernelKind, &'static str, Vec<(&'static str, u32)>);
 
 /// One opened adapter, its device and queue, and the compiled pipelines.
 pub struct GpuContext {
@@ -275,14 +275,16 @@ impl GpuContext {
         out
     }
 
-    /// The compute pipeline of `kernel` specialised with the override
-    /// constants `overrides` (empty for none), compiled on first use and cached.
+    /// The compute pipeline of `kernel`'s entry point `entry` specialised
+    /// with the override constants `overrides` (empty for none), compiled on
+    /// first use and cached.
     pub fn pipeline(
         &self,
         kernel: KernelKind,
+        entry: &'static str,
         overrides: &[(&'static str, u32)],
     ) -> Result<Arc<wgpu::ComputePipeline>> {
-        let key = (kernel, overrides.to_vec());
+        let key = (kernel, entry, overrides.to_vec());
         if let Some(p) = lock(&self.pipelines).get(&key) {
             return Ok(p.clone());
         }
@@ -305,7 +307,7 @@ impl GpuContext {
                     label: Some(&label("pipeline")),
                     layout: None,
                     module: &module,
-                    entry_point: Some("main"),
+                    entry_point: Some(entry),
                     compilation_options: wgpu::PipelineCompilationOptions {
                         constants: &constants,
                         // Every shader writes the workgroup memory it reads first.
@@ -376,6 +378,18 @@ impl GpuContext {
             }))
     }
 
+    /// A storage buffer of `bytes` bytes (at least 4) that the shaders write
+    /// before they read it: nothing is uploaded.
+    pub fn scratch(&self, kernel: &'static str, role: &str, bytes: u64) -> Result<wgpu::Buffer> {
+        self.check_size(kernel, role, bytes, true)?;
+        Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(&format!("infoplane.{kernel}.{role}")),
+            size: bytes.max(4).div_ceil(4) * 4,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        }))
+    }
+
     /// A uniform buffer holding `contents`.
     pub fn uniform(&self, kernel: &'static str, contents: &[u8]) -> Result<wgpu::Buffer> {
         self.check_size(kernel, "params", contents.len() as u64, false)?;
@@ -388,8 +402,9 @@ impl GpuContext {
             }))
     }
 
-    /// Records and submits one dispatch of `kernel` (specialised with
-    /// `overrides`) over a `(x, y)` grid with the given buffers at bindings 0, 1, 2, …
+    /// Records and submits one dispatch of `kernel`'s `main` (specialised
+    /// with `overrides`) over a `(x, y)` grid with the given buffers at
+    /// bindings 0, 1, 2, …
     pub fn dispatch(
         &self,
         kernel: KernelKind,
@@ -397,13 +412,31 @@ impl GpuContext {
         buffers: &[&wgpu::Buffer],
         grid: (u32, u32),
     ) -> Result<()> {
-        let name = kernel.name();
-        let pipeline = self.pipeline(kernel, overrides)?;
-        let entries: Vec<_> = buffers
+        let bound: Vec<_> = buffers
             .iter()
             .enumerate()
-            .map(|(n, b)| wgpu::BindGroupEntry {
-                binding: n as u32,
+            .map(|(n, &b)| (n as u32, b))
+            .collect();
+        self.dispatch_entry(kernel, "main", overrides, &bound, [grid.0, grid.1, 1])
+    }
+
+    /// Records and submits one dispatch of `kernel`'s entry point `entry`
+    /// over an `(x, y, z)` grid with `(binding, buffer)` pairs: exactly the
+    /// bindings that entry point uses.
+    pub fn dispatch_entry(
+        &self,
+        kernel: KernelKind,
+        entry: &'static str,
+        overrides: &[(&'static str, u32)],
+        buffers: &[(u32, &wgpu::Buffer)],
+        grid: [u32; 3],
+    ) -> Result<()> {
+        let name = kernel.name();
+        let pipeline = self.pipeline(kernel, entry, overrides)?;
+        let entries: Vec<_> = buffers
+            .iter()
+            .map(|&(binding, b)| wgpu::BindGroupEntry {
+                binding,
                 resource: b.as_entire_binding(),
             })
             .collect();
@@ -424,7 +457,7 @@ impl GpuContext {
             });
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(grid.0, grid.1, 1);
+            pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
         }
         self.queue.submit([encoder.finish()]);
         if *lock(&self.uploaded) > UPLOAD_WAIT_BYTES {
@@ -444,15 +477,32 @@ impl GpuContext {
         Ok(())
     }
 
-    /// Reads the first `len` elements of `buffer` back to the host: the one
-    /// readback path of the backend (copy to a mappable buffer, map, wait).
+    /// Reads the first `len` elements of `buffer` back to the host.
     pub fn read<T: bytemuck::Pod>(
         &self,
         kernel: &'static str,
         buffer: &wgpu::Buffer,
         len: usize,
     ) -> Result<Vec<T>> {
-        let bytes = (len * std::mem::size_of::<T>()) as u64;
+        self.read_at(kernel, buffer, 0, len)
+    }
+
+    /// Reads elements `start..start + len` of `buffer` back to the host: the
+    /// one readback path of the backend (copy to a mappable buffer, map, wait).
+    pub fn read_at<T: bytemuck::Pod>(
+        &self,
+        kernel: &'static str,
+        buffer: &wgpu::Buffer,
+        start: usize,
+        len: usize,
+    ) -> Result<Vec<T>> {
+        let elem = std::mem::size_of::<T>();
+        debug_assert!(
+            start == 0 || elem.is_multiple_of(4),
+            "copies start at multiples of 4 bytes"
+        );
+        let offset = (start * elem) as u64;
+        let bytes = (len * elem) as u64;
         if bytes == 0 {
             return Ok(Vec::new());
         }
@@ -469,7 +519,7 @@ impl GpuContext {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some(&format!("infoplane.{kernel}.readback_encoder")),
             });
-        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
+        encoder.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
         self.queue.submit([encoder.finish()]);
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {

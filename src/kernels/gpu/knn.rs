@@ -2,13 +2,17 @@
 //! KSG (Kraskov et al. 2004, eqs. 8–9) and Kozachenko–Leonenko entropy.
 //!
 //! The running k-list of every query lives in two storage buffers
-//! (distances, indices) for the whole of its query block, initialised to
-//! (+inf, u32::MAX) like the CPU's `KList`, so reference blocks merge exactly.
+//! (distances, indices) for the whole of its query block, started at
+//! (+inf, u32::MAX) like the CPU's `KList` by the first reference block's
+//! dispatch, so reference blocks merge exactly. With reference slices each
+//! slice has its own region of lists and the shader's `merge` writes the k
+//! smallest of them by (distance, then lower index) to one more region, the
+//! only one read back.
 
 use super::scan::{self, ColumnLayout, PairKernel};
 use super::{GpuContext, PairParams};
 use crate::error::Result;
-use crate::kernels::plan::TilePlan;
+use crate::kernels::plan::{state_regions, TilePlan};
 use crate::kernels::{KnnOut, KnnSpec, Rows};
 use std::ops::Range;
 
@@ -28,31 +32,56 @@ impl PairKernel for Knn {
         }
     }
 
-    fn begin(&mut self, ctx: &GpuContext, qb: Range<usize>) -> Result<Vec<wgpu::Buffer>> {
-        let n = qb.len() * self.k;
+    fn begin(
+        &mut self,
+        ctx: &GpuContext,
+        plan: &TilePlan,
+        qb: Range<usize>,
+    ) -> Result<Vec<wgpu::Buffer>> {
+        if plan.n_ref == 0 {
+            // No dispatch will start the lists: the empty lists are the result.
+            let n = qb.len() * self.k;
+            return Ok(vec![
+                ctx.storage(
+                    "knn",
+                    "best_dist",
+                    bytemuck::cast_slice(&vec![f32::INFINITY; n]),
+                )?,
+                ctx.storage(
+                    "knn",
+                    "best_index",
+                    bytemuck::cast_slice(&vec![u32::MAX; n]),
+                )?,
+            ]);
+        }
+        let bytes = plan.state_buffer_bytes(qb.len(), self.k);
         Ok(vec![
-            ctx.storage(
-                "knn",
-                "best_dist",
-                bytemuck::cast_slice(&vec![f32::INFINITY; n]),
-            )?,
-            ctx.storage(
-                "knn",
-                "best_index",
-                bytemuck::cast_slice(&vec![u32::MAX; n]),
-            )?,
+            ctx.scratch("knn", "best_dist", bytes)?,
+            ctx.scratch("knn", "best_index", bytes)?,
         ])
     }
 
-    fn end(&mut self, ctx: &GpuContext, qb: Range<usize>, bufs: &[wgpu::Buffer]) -> Result<()> {
+    fn merges(&self) -> bool {
+        true
+    }
+
+    fn end(
+        &mut self,
+        ctx: &GpuContext,
+        plan: &TilePlan,
+        qb: Range<usize>,
+        bufs: &[wgpu::Buffer],
+    ) -> Result<()> {
         let k = self.k;
         let n = qb.len() * k;
-        let dist: Vec<f32> = ctx.read("knn", &bufs[0], n)?;
+        // The merged lists are in the last region (the only one with one slice).
+        let start = (state_regions(plan.kernel, plan.ref_slices) as usize - 1) * n;
+        let dist: Vec<f32> = ctx.read_at("knn", &bufs[0], start, n)?;
         for (i, list) in qb.clone().zip(dist.chunks_exact(k)) {
             self.kth[i] = list[k - 1];
         }
         if let Some(ix) = self.indices.as_mut() {
-            let idx: Vec<u32> = ctx.read("knn", &bufs[1], n)?;
+            let idx: Vec<u32> = ctx.read_at("knn", &bufs[1], start, n)?;
             ix[qb.start * k..qb.end * k].copy_from_slice(&idx);
         }
         Ok(())

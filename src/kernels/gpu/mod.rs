@@ -26,7 +26,7 @@ pub use context::{inject_at_open, Fault, GpuContext, FAULT_ENV};
 
 use super::plan::{
     KernelKind, Limits, TilePlan, GPU_MAX_QUERIES_PER_INVOCATION, GPU_QUERY_REGISTER_VEC4,
-    GPU_TILE_VEC4, GPU_WORKGROUP_SIZE, LAVAPIPE_LOOP_LIMIT, MAX_K,
+    GPU_TILE_VEC4, GPU_WORKGROUP_SIZE, LAVAPIPE_LOOP_LIMIT, MAX_K, MAX_REF_SLICES,
 };
 use super::{checks, Backend, BinOut, Binning, CountSpec, Kernels, KnnOut, KnnSpec, Metric, Rows};
 use crate::error::Result;
@@ -94,12 +94,13 @@ pub fn shader_source(kernel: KernelKind) -> String {
 
 /// Constants the shaders declare in `common.wgsl`, which must equal these
 /// host values (checked by `tests/shaders.rs`).
-pub const SHADER_CONSTANTS: [(&str, u32); 5] = [
+pub const SHADER_CONSTANTS: [(&str, u32); 6] = [
     ("WG_SIZE", GPU_WORKGROUP_SIZE),
     ("TILE_VEC4", GPU_TILE_VEC4 as u32),
     ("MAX_K", MAX_K as u32),
     ("MAX_QPI", GPU_MAX_QUERIES_PER_INVOCATION),
     ("QREG_VEC4", GPU_QUERY_REGISTER_VEC4 as u32),
+    ("MAX_SLICES", MAX_REF_SLICES),
 ];
 
 /// The override constants of `shaders/ref_scan.wgsl`, in the order
@@ -154,12 +155,12 @@ pub struct PairParams {
     pub groups_x: u32,
     /// Register path: bit c set when a column block starts at vec4 c > 0.
     pub block_starts: u32,
-    /// Padding to 16 bytes.
-    pub pad0: u32,
-    /// Padding.
-    pub pad1: u32,
-    /// Padding.
-    pub pad2: u32,
+    /// Reference rows per slice (the grid's z is the slice).
+    pub slice_rows: u32,
+    /// Reference slices, each with its partial state (stride `n_q` queries).
+    pub slices: u32,
+    /// 1 for a query block's first reference block (knn starts empty lists).
+    pub first_block: u32,
 }
 
 /// Uniform parameters of one bin dispatch (`BinParams` in `shaders/common.wgsl`).
@@ -195,7 +196,7 @@ pub struct BinParams {
 /// Largest single buffer the backend allocates, whatever the device allows:
 /// blocks stay small next to GPU memory, so several fit at once and data of
 /// any size streams through.
-const MAX_BLOCK_BYTES: u64 = 256 << 20;
+pub const MAX_BLOCK_BYTES: u64 = 256 << 20;
 
 /// Coordinate pairs (query × reference × column) per dispatch: about 2 ms
 /// on an H200 (measured at 65,536 × 32), some tens of milliseconds on a
@@ -210,8 +211,29 @@ const COORD_PAIRS_PER_DISPATCH: u64 = 1 << 32;
 /// halving the bound keeps every kernel clear of it in the canary tests.
 const LAVAPIPE_SAFETY: u64 = 2;
 
-/// The plan limits for a device.
-pub fn plan_limits(limits: &wgpu::Limits, software: bool) -> Limits {
+/// Invocations a dispatch should hold, in units of 8 × the adapter's
+/// largest workgroup, by kind of adapter. wgpu does not report the number of
+/// cores (SMs, CUs); an H100/H200 (132 SMs × 2,048 threads) reports 1,024
+/// invocations per workgroup, so 32 units make 262,144 invocations, about
+/// one full wave. Software adapters (lavapipe) run invocations on a few CPU
+/// threads: more of them only adds the slices' overhead, so none there.
+fn fill_units(device_type: wgpu::DeviceType) -> u64 {
+    match device_type {
+        wgpu::DeviceType::DiscreteGpu => 32,
+        wgpu::DeviceType::IntegratedGpu => 4,
+        wgpu::DeviceType::VirtualGpu | wgpu::DeviceType::Other => 8,
+        wgpu::DeviceType::Cpu => 0,
+    }
+}
+
+/// Fewest reference rows of a slice on a hardware adapter: a slice loads its
+/// query rows and partial state once per dispatch and adds a merge step, so
+/// it should scan at least a workgroup's worth of references.
+const MIN_SLICE_ROWS: usize = GPU_WORKGROUP_SIZE as usize;
+
+/// The plan limits for a device of type `device_type`.
+pub fn plan_limits(limits: &wgpu::Limits, device_type: wgpu::DeviceType) -> Limits {
+    let software = device_type == wgpu::DeviceType::Cpu;
     Limits {
         max_storage_binding_bytes: limits.max_storage_buffer_binding_size.min(MAX_BLOCK_BYTES),
         max_buffer_bytes: limits.max_buffer_size.min(MAX_BLOCK_BYTES),
@@ -225,6 +247,10 @@ pub fn plan_limits(limits: &wgpu::Limits, software: bool) -> Limits {
             u64::MAX
         },
         max_coord_pairs_per_dispatch: COORD_PAIRS_PER_DISPATCH,
+        fill_invocations: 8
+            * u64::from(limits.max_compute_invocations_per_workgroup)
+            * fill_units(device_type),
+        min_slice_rows: MIN_SLICE_ROWS,
     }
 }
 
@@ -239,7 +265,7 @@ impl GpuKernels {
     /// one (lavapipe). Errors when none exists.
     pub fn new(allow_software: bool) -> Result<Self> {
         let ctx = GpuContext::open(allow_software)?;
-        let limits = plan_limits(ctx.limits(), context::is_software(ctx.info()));
+        let limits = plan_limits(ctx.limits(), ctx.info().device_type);
         log::info!(
             "GPU backend on {} ({:?}, {:?})",
             ctx.info().name,
@@ -251,7 +277,8 @@ impl GpuKernels {
 
     /// As [`GpuKernels::new`] but planning under tighter `limits` (tests use
     /// [`Limits::tiny`] to force many blocks, 2-D grids and merges). Each limit
-    /// is capped by the device's, and the workgroup shape is the shaders'.
+    /// is capped by the device's, and the workgroup shape is the shaders';
+    /// the time budget and the reference-slice settings are taken as given.
     pub fn with_limits(allow_software: bool, limits: Limits) -> Result<Self> {
         let mut g = Self::new(allow_software)?;
         let dev = g.limits.clone();
@@ -269,6 +296,9 @@ impl GpuKernels {
                 .clamp(1, GPU_MAX_QUERIES_PER_INVOCATION),
             max_loop_iterations: limits.max_loop_iterations.min(dev.max_loop_iterations),
             max_coord_pairs_per_dispatch: limits.max_coord_pairs_per_dispatch,
+            // as given, so that tests can force reference slices on any adapter
+            fill_invocations: limits.fill_invocations,
+            min_slice_rows: limits.min_slice_rows,
         };
         Ok(g)
     }

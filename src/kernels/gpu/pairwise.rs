@@ -19,7 +19,12 @@ impl PairKernel for Pairwise {
         PairParams::default()
     }
 
-    fn begin(&mut self, ctx: &GpuContext, qb: Range<usize>) -> Result<Vec<wgpu::Buffer>> {
+    fn begin(
+        &mut self,
+        ctx: &GpuContext,
+        _: &TilePlan,
+        qb: Range<usize>,
+    ) -> Result<Vec<wgpu::Buffer>> {
         let n = qb.len() * self.ref_block.min(self.n_ref);
         Ok(vec![ctx.storage(
             "pairwise",
@@ -42,7 +47,13 @@ impl PairKernel for Pairwise {
         Ok(())
     }
 
-    fn end(&mut self, _: &GpuContext, _: Range<usize>, _: &[wgpu::Buffer]) -> Result<()> {
+    fn end(
+        &mut self,
+        _: &GpuContext,
+        _: &TilePlan,
+        _: Range<usize>,
+        _: &[wgpu::Buffer],
+    ) -> Result<()> {
         Ok(())
     }
 }

@@ -2,7 +2,9 @@
 //! neighbour counts of KSG (Kraskov et al. 2004), Ross (2014) and
 //! Frenzel–Pompe CMI, each query with its own radius.
 //!
-//! Counts of successive reference blocks add up in one zeroed storage buffer.
+//! Counts of successive reference blocks, and of the reference slices of a
+//! dispatch (atomic adds: exact in any order), add up in one zeroed storage
+//! buffer; slices need no state of their own and no merge.
 
 use super::scan::{self, ColumnLayout, PairKernel};
 use super::{GpuContext, PairParams};
@@ -29,7 +31,12 @@ impl PairKernel for Count<'_> {
         }
     }
 
-    fn begin(&mut self, ctx: &GpuContext, qb: Range<usize>) -> Result<Vec<wgpu::Buffer>> {
+    fn begin(
+        &mut self,
+        ctx: &GpuContext,
+        _: &TilePlan,
+        qb: Range<usize>,
+    ) -> Result<Vec<wgpu::Buffer>> {
         Ok(vec![
             ctx.storage(
                 "radius_count",
@@ -44,7 +51,13 @@ impl PairKernel for Count<'_> {
         ])
     }
 
-    fn end(&mut self, ctx: &GpuContext, qb: Range<usize>, bufs: &[wgpu::Buffer]) -> Result<()> {
+    fn end(
+        &mut self,
+        ctx: &GpuContext,
+        _: &TilePlan,
+        qb: Range<usize>,
+        bufs: &[wgpu::Buffer],
+    ) -> Result<()> {
         let c: Vec<u32> = ctx.read("radius_count", &bufs[1], qb.len())?;
         self.counts[qb].copy_from_slice(&c);
         Ok(())

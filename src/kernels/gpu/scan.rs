@@ -11,6 +11,12 @@
 //! dispatch of a call uses one pipeline, specialised with the norm and the
 //! plan's [`ScanShape`](crate::kernels::plan::ScanShape) (query rows per
 //! invocation, register path).
+//!
+//! With [`TilePlan::ref_slices`] > 1 each dispatch is a 3-D grid whose z is
+//! the reference slice: slice z scans its `slice_rows` rows of the block
+//! into its own partial state, and after the query block's last reference
+//! block the kernel's `merge` entry point combines the slices on the GPU,
+//! so only the merged result is read back.
 
 use super::{
     scan_overrides, GpuContext, PairParams, NORM_CHEBYSHEV, NORM_SQ_BLOCKS, NORM_SQ_EUCLIDEAN,
@@ -77,8 +83,19 @@ impl ColumnLayout {
 pub trait PairKernel {
     /// Kernel parameters common to all dispatches (k, boundary, scale, …).
     fn params(&self) -> PairParams;
-    /// State and extra input buffers of a query block (bindings 4, 5, …).
-    fn begin(&mut self, ctx: &GpuContext, qb: Range<usize>) -> Result<Vec<wgpu::Buffer>>;
+    /// State and extra input buffers of a query block (bindings 4, 5, …),
+    /// with room for the plan's reference slices.
+    fn begin(
+        &mut self,
+        ctx: &GpuContext,
+        plan: &TilePlan,
+        qb: Range<usize>,
+    ) -> Result<Vec<wgpu::Buffer>>;
+    /// Whether the slices' states are merged by the shader's `merge` entry
+    /// point, which binds the uniform and every buffer of [`PairKernel::begin`].
+    fn merges(&self) -> bool {
+        false
+    }
     /// After each dispatch (pairwise reads its tile here).
     fn after_dispatch(
         &mut self,
@@ -89,8 +106,14 @@ pub trait PairKernel {
     ) -> Result<()> {
         Ok(())
     }
-    /// After the last reference block of a query block: read the results.
-    fn end(&mut self, ctx: &GpuContext, qb: Range<usize>, bufs: &[wgpu::Buffer]) -> Result<()>;
+    /// After the last reference block of a query block (and the merge): read the results.
+    fn end(
+        &mut self,
+        ctx: &GpuContext,
+        plan: &TilePlan,
+        qb: Range<usize>,
+        bufs: &[wgpu::Buffer],
+    ) -> Result<()>;
 }
 
 /// Runs `kernel` over every query block × reference block of `plan`.
@@ -107,8 +130,8 @@ pub fn run<K: PairKernel>(
     if q.n() == 0 || r.n() == 0 {
         // Nothing to scan: the state a query block starts with is its result.
         if q.n() > 0 {
-            let bufs = kernel.begin(ctx, 0..q.n())?;
-            kernel.end(ctx, 0..q.n(), &bufs)?;
+            let bufs = kernel.begin(ctx, plan, 0..q.n())?;
+            kernel.end(ctx, plan, 0..q.n(), &bufs)?;
         }
         return Ok(());
     }
@@ -147,9 +170,9 @@ pub fn run<K: PairKernel>(
             "queries",
             bytemuck::cast_slice(&layout.pack(q, qb.clone())),
         )?;
-        let state = kernel.begin(ctx, qb.clone())?;
+        let state = kernel.begin(ctx, plan, qb.clone())?;
         let (gx, gy) = plan.workgroups(qb.len());
-        for rb in &ref_blocks {
+        for (b, rb) in ref_blocks.iter().enumerate() {
             let rbuf_block;
             let rbuf = match &whole_ref {
                 Some(b) => b,
@@ -168,15 +191,36 @@ pub fn run<K: PairKernel>(
                 q_offset: qb.start as u32,
                 r_offset: rb.start as u32,
                 groups_x: gx,
+                slice_rows: plan.slice_rows as u32,
+                slices: plan.ref_slices,
+                first_block: u32::from(b == 0),
                 ..base
             };
             let pbuf = ctx.uniform(name, bytemuck::bytes_of(&params))?;
             let mut bindings = vec![&pbuf, &qbuf, rbuf, &ends];
             bindings.extend(state.iter());
-            ctx.dispatch(kind, &overrides, &bindings, (gx, gy))?;
+            let bound: Vec<_> = bindings
+                .into_iter()
+                .enumerate()
+                .map(|(n, b)| (n as u32, b))
+                .collect();
+            ctx.dispatch_entry(kind, "main", &overrides, &bound, [gx, gy, plan.ref_slices])?;
             kernel.after_dispatch(ctx, qb.clone(), rb.clone(), &state)?;
         }
-        kernel.end(ctx, qb, &state)?;
+        if plan.ref_slices > 1 && kernel.merges() {
+            let (mx, my) = plan.merge_workgroups(qb.len());
+            let params = PairParams {
+                n_q: qb.len() as u32,
+                groups_x: mx,
+                slices: plan.ref_slices,
+                ..base
+            };
+            let pbuf = ctx.uniform(name, bytemuck::bytes_of(&params))?;
+            let mut bound = vec![(0, &pbuf)];
+            bound.extend((4..).zip(state.iter()));
+            ctx.dispatch_entry(kind, "merge", &[], &bound, [mx, my, 1])?;
+        }
+        kernel.end(ctx, plan, qb, &state)?;
     }
     Ok(())
 }
