@@ -9,7 +9,11 @@
 //! log-sums), and, for `pairwise`, the full `n_q × n_r` output. Device buffers
 //! are bounded by the tile plan ([`crate::kernels::plan::TilePlan`] checks each
 //! binding against the adapter's limits before allocation), so the device
-//! figure is the inputs plus one block of outputs.
+//! figure is the inputs plus one block of outputs, and the partial states of
+//! the reference slices that a large GPU scans side by side (knn's k-lists,
+//! kde's (max, sum) pairs: at most [`MAX_REF_SLICES`] per query, plus knn's
+//! merged lists, each state buffer within one binding of
+//! [`MAX_BLOCK_BYTES`]).
 //!
 //! A command that runs many estimates (`plane`: every layer at every epoch
 //! under several estimators) needs what it holds throughout (inputs, labels,
@@ -17,6 +21,17 @@
 //! ([`MemoryNeed::max`], [`MemoryNeed::plus_host`]).
 
 use crate::error::{Error, Result};
+use crate::kernels::gpu::MAX_BLOCK_BYTES;
+use crate::kernels::plan::MAX_REF_SLICES;
+
+/// Device bytes of the reference slices' partial states: `out` bytes of state
+/// per slice region, `regions` regions at most, in `buffers` state buffers
+/// of at most one binding each; never less than one region.
+fn slice_states(out: u64, regions: u64, buffers: u64) -> u64 {
+    out.saturating_mul(regions)
+        .min(MAX_BLOCK_BYTES.saturating_mul(buffers))
+        .max(out)
+}
 
 /// Bytes a run needs on the host and on the device.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -97,20 +112,22 @@ impl Work {
                 let data = mul(n, dims).saturating_mul(4);
                 let out = mul(n, k.max(1)).saturating_mul(8);
                 let counts = mul(n, 3).saturating_mul(8);
+                let states = slice_states(out, u64::from(MAX_REF_SLICES) + 1, 2);
                 (
                     data.saturating_mul(3)
                         .saturating_add(out)
                         .saturating_add(counts),
                     data.saturating_mul(2)
-                        .saturating_add(out)
+                        .saturating_add(states)
                         .saturating_add(counts),
                 )
             }
             Work::Kde { n, dims } => {
                 let data = mul(n, dims).saturating_mul(4);
+                let states = slice_states(mul(n, 8), u64::from(MAX_REF_SLICES), 1);
                 (
                     data.saturating_mul(2).saturating_add(mul(n, 16)),
-                    data.saturating_add(mul(n, 8)),
+                    data.saturating_add(states),
                 )
             }
             Work::Binned { n, dims } => {
@@ -193,6 +210,24 @@ mod tests {
             "{m}"
         );
         assert!(check_fits("pairwise", &need, None, "").is_ok());
+    }
+
+    #[test]
+    fn device_figure_counts_the_reference_slices() {
+        let (n, k) = (65_536usize, 10usize);
+        let out = (n * k * 8) as u64;
+        let knn = Work::Knn { n, dims: 8, k }.need(true);
+        assert!(knn.device_bytes >= out * (u64::from(MAX_REF_SLICES) + 1));
+        let kde = Work::Kde { n, dims: 8 }.need(true);
+        assert!(kde.device_bytes >= (n * 8) as u64 * u64::from(MAX_REF_SLICES));
+        // capped at one binding per state buffer, never below one region
+        let huge = Work::Knn {
+            n: 100_000_000,
+            dims: 1,
+            k: 64,
+        }
+        .need(true);
+        assert!(huge.device_bytes >= 100_000_000 * 64 * 8);
     }
 
     #[test]
