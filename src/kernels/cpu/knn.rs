@@ -5,12 +5,15 @@
 //!
 //! The running k-list of a query is ordered by (distance, reference index), so
 //! the result does not depend on the order in which references are visited:
-//! sorting and skipping panels change the speed, never the answer.
+//! sorting and skipping panels change the speed, never the answer. Max-norm
+//! searches filter pairs with one-byte codes first ([`super::codes`]) and
+//! compute the f32 tile only where a pair may enter a k-list.
 
 // Lane loops index several fixed-size arrays in step; the index form is the
 // one LLVM turns into vector registers.
 #![allow(clippy::needless_range_loop)]
 
+use super::codes::{self, CodedScan, CL};
 use super::tile::{self, dispatch, Isa, Panels, QueryTiles, Scan, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{KnnOut, KnnSpec, Rows};
@@ -80,6 +83,24 @@ pub(super) fn knn(plan: &TilePlan, isa: Isa, q: Rows<'_>, r: Rows<'_>, spec: &Kn
         return KnnOut { kth, indices };
     }
     let metric = TileMetric::new(&spec.metric, q.d());
+    if matches!(metric, TileMetric::Chebyshev) {
+        let set = CodedScan::new(plan, q, r, spec.exclude_self, UNIT);
+        let results: Vec<Vec<KList>> = set
+            .units
+            .par_iter()
+            .map(|u| {
+                dispatch!(isa, || coded_unit(
+                    &set,
+                    &metric,
+                    u.clone(),
+                    k,
+                    spec.exclude_self
+                ))
+            })
+            .collect();
+        write_lists(&set.units, &set.queries, results, &mut kth, &mut indices, k);
+        return KnnOut { kth, indices };
+    }
     let (panels, queries, units) = tile::sorted_scan(plan, q, r, spec.exclude_self, UNIT);
     let results: Vec<Vec<KList>> = units
         .par_iter()
@@ -94,6 +115,19 @@ pub(super) fn knn(plan: &TilePlan, isa: Isa, q: Rows<'_>, r: Rows<'_>, spec: &Kn
             ))
         })
         .collect();
+    write_lists(&units, &queries, results, &mut kth, &mut indices, k);
+    KnnOut { kth, indices }
+}
+
+/// Stores the k-lists of the units (by sorted position) by original query index.
+fn write_lists(
+    units: &[Range<usize>],
+    queries: &QueryTiles<'_>,
+    results: Vec<Vec<KList>>,
+    kth: &mut [f32],
+    indices: &mut Option<Vec<u32>>,
+    k: usize,
+) {
     for (u, lists) in units.iter().zip(results) {
         for (p, list) in u.clone().zip(lists) {
             let i = queries.order[p] as usize;
@@ -103,7 +137,6 @@ pub(super) fn knn(plan: &TilePlan, isa: Isa, q: Rows<'_>, r: Rows<'_>, spec: &Kn
             }
         }
     }
-    KnnOut { kth, indices }
 }
 
 /// The k-lists of the queries at sorted positions `unit`.
@@ -129,8 +162,8 @@ fn knn_unit(
                 .iter()
                 .fold(f32::NEG_INFINITY, |m, l| m.max(l.worst()))
         };
-        let mut scan = Scan::new(panels, queries.key_range(&rows, tn));
-        while let Some(pi) = scan.next(panels, metric, worst(lists)) {
+        let mut scan = Scan::new(&panels.keys, queries.key_range(&rows, tn));
+        while let Some(pi) = scan.next(&panels.keys, metric, worst(lists)) {
             let reach: [f32; QT] =
                 std::array::from_fn(|t| lists.get(t).map_or(f32::NEG_INFINITY, KList::worst));
             if !tile::tile_within(metric, &rows, panels.panel(pi), d, &reach, &mut out) {
@@ -156,6 +189,135 @@ fn knn_unit(
                 }
             }
         }
+    }
+    lists
+}
+
+/// Query tiles that share one scan of the coded panels in [`coded_unit`]:
+/// each panel is read from memory once for all of them and then stays in
+/// the L1 cache (a scan visits most panels, in an order the hardware
+/// prefetchers cannot follow).
+const GROUP: usize = 4;
+
+/// One query tile of a group in [`coded_unit`].
+struct Tile<'a> {
+    /// Sorted position of the first query.
+    p: usize,
+    /// Queries in the tile (the rest of the `QT` rows repeat the last one).
+    tn: usize,
+    rows: [&'a [f32]; QT],
+    me: [u32; QT],
+    /// Column order and broadcast codes for [`codes::code_tile_within`].
+    cols: Vec<usize>,
+    qb: Vec<[u8; CL]>,
+    /// Code limits of the current k-th distances (0 for padding queries).
+    limit: [u8; QT],
+    /// The largest k-th distance of the tile.
+    worst: f32,
+}
+
+/// [`knn_unit`] for max-norm, filtered by codes: a panel's codes are held
+/// against each tile first, and the f32 tile of a half panel is computed only
+/// when one of its pairs may be within a query's current k-th distance (ties
+/// included). The offers are those of [`knn_unit`], so the lists are the same.
+#[inline(always)]
+fn coded_unit(
+    set: &CodedScan<'_>,
+    metric: &TileMetric,
+    unit: Range<usize>,
+    k: usize,
+    exclude_self: bool,
+) -> Vec<KList> {
+    let panels = &set.panels;
+    let d = panels.d;
+    let mut lists: Vec<KList> = unit.clone().map(|_| KList::new(k)).collect();
+    let mut m = [[0u8; CL]; QT];
+    let mut out = [[0f32; LANES]; QT];
+    let mut tiles: Vec<Tile<'_>> = Vec::with_capacity(GROUP);
+    // the code window of the last group's k-th distances (neighbouring queries
+    // have similar ones); a guess for the first
+    let mut window = 32u8;
+    for g in unit.clone().step_by(QT * GROUP) {
+        let g_end = (g + QT * GROUP).min(unit.end);
+        let mut spare = std::mem::take(&mut tiles);
+        for p in (g..g_end).step_by(QT) {
+            let mut t = spare.pop().unwrap_or_else(|| Tile {
+                p: 0,
+                tn: 0,
+                rows: [&[]; QT],
+                me: [0; QT],
+                cols: Vec::new(),
+                qb: Vec::new(),
+                limit: [0; QT],
+                worst: f32::INFINITY,
+            });
+            t.p = p;
+            t.tn = (g_end - p).min(QT);
+            t.rows = set.queries.rows(p);
+            t.me = std::array::from_fn(|i| set.queries.order[(p + i).min(g_end - 1)]);
+            set.column_order(p, window, &mut t.cols);
+            set.broadcast(p, &t.cols, &mut t.qb);
+            t.limit = [0; QT];
+            t.limit[..t.tn].fill(u8::MAX);
+            t.worst = f32::INFINITY;
+            tiles.push(t);
+        }
+        let lists = &mut lists[g - unit.start..g_end - unit.start];
+        let first_rows = set.queries.rows(g);
+        let last = tiles.last().map_or(0, |t| t.tn);
+        let last_rows = set.queries.rows(g_end - last);
+        let (lo, _) = set.queries.key_range(&first_rows, 1);
+        let (_, hi) = set.queries.key_range(&last_rows, last);
+        let mut scan = Scan::new(&panels.keys, (lo, hi));
+        loop {
+            let worst = tiles.iter().fold(f32::NEG_INFINITY, |w, t| w.max(t.worst));
+            let Some(pi) = scan.next(&panels.keys, metric, worst) else {
+                break;
+            };
+            let codes = panels.codes(pi);
+            let idx = panels.indices(pi);
+            let len = usize::from(panels.len[pi]);
+            for t in tiles.iter_mut() {
+                if !codes::code_tile_within(&t.qb, codes, &t.cols, &t.limit, &mut m) {
+                    continue;
+                }
+                let lists = &mut lists[t.p - g..t.p - g + t.tn];
+                for h in 0..len.div_ceil(LANES) {
+                    let lo = h * LANES;
+                    if !codes::any_below(&m, &t.limit, lo..lo + LANES) {
+                        continue;
+                    }
+                    tile::tile(metric, &t.rows, panels.half(pi, h), d, &mut out);
+                    let valid = codes::lanes(len - lo) & 0xffff;
+                    for (i, list) in lists.iter_mut().enumerate() {
+                        let w = list.worst();
+                        let mut bits = 0u32;
+                        for l in 0..LANES {
+                            bits |= u32::from(out[i][l] <= w) << l;
+                        }
+                        bits &= valid;
+                        while bits != 0 {
+                            let l = bits.trailing_zeros() as usize;
+                            bits &= bits - 1;
+                            let j = idx[lo + l];
+                            if !(exclude_self && j == t.me[i]) {
+                                list.offer(out[i][l], j);
+                            }
+                        }
+                    }
+                }
+                t.worst = f32::NEG_INFINITY;
+                for (i, list) in lists.iter().enumerate() {
+                    t.limit[i] = set.quant.knn_limit(list.worst());
+                    t.worst = t.worst.max(list.worst());
+                }
+            }
+        }
+        window = tiles
+            .iter()
+            .flat_map(|t| t.limit[..t.tn].iter())
+            .max()
+            .map_or(window, |&l| l.saturating_sub(1));
     }
     lists
 }

@@ -5,6 +5,7 @@
 //! parallel over query blocks with rayon.
 
 mod bin;
+mod codes;
 mod kde_lse;
 mod knn;
 mod pairwise;
