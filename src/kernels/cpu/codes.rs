@@ -7,13 +7,14 @@
 //! Why: in the joint space of KSG (d = 20..40) the k-th distance is more than
 //! one standard deviation, so most pairs lie within reach on any one
 //! coordinate and neither the sorted scan nor bounding boxes skip many of them
-//! (measured at n = 16,000, d = 40: 84 % of the panel visits stay after the
-//! sorted scan; a k-d ordering with per-panel boxes leaves 97 %). What is left
-//! is making each examined pair cheap. A byte per coordinate puts 32 pairs in
-//! an AVX2 register instead of 8 f32 ones, and the max-norm of the code
-//! differences bounds the f32 distance from both sides; only pairs the bounds
-//! cannot decide get their exact distance, from the f32 tile with the
-//! reference arithmetic. Results are unchanged to the bit.
+//! (correlated Gaussians, n = 16,000, d = 20 + 20: the sorted scan visits 84 %
+//! of the panels; a k-d ordering with a bounding box per panel would still
+//! visit 97 %). What is left is making each examined pair cheap. A byte per
+//! coordinate puts 32 pairs in an AVX2 register instead of 8 f32 ones, and the
+//! max-norm of the code differences bounds the f32 distance from both sides;
+//! only the pairs the bounds cannot decide get their exact distance, in f32
+//! with the reference arithmetic ([`chebyshev`]). Results are unchanged to the
+//! bit.
 //!
 //! The bounds. All columns share one step s = (widest column range) / 254;
 //! column c has its own origin lo_c (its minimum over queries and references).
@@ -32,13 +33,13 @@
 // one LLVM turns into vector registers.
 #![allow(clippy::needless_range_loop)]
 
-use super::tile::{Keys, QueryTiles, ScanOrder, LANES, QT};
+use super::tile::{Keys, QueryTiles, ScanOrder, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{Boundary, Rows};
 use std::ops::Range;
 
-/// References per code panel: two f32 panels of [`LANES`], one AVX2 register of codes.
-pub(super) const CL: usize = 2 * LANES;
+/// References per code panel: one AVX2 register of codes.
+pub(super) const CL: usize = 32;
 
 /// The largest code; 255 stays free so that a limit of 255 admits every pair.
 const TOP: f64 = 254.0;
@@ -140,14 +141,14 @@ fn limit(t: f64) -> u8 {
 }
 
 /// References packed twice: codes in panels of [`CL`] rows (dimension-major),
-/// and the same rows as f32 in two halves with the layout of a
-/// [`super::tile::Panels`] panel, for the exact distances.
+/// and the f32 rows themselves in the sorted order (row-major), for the exact
+/// distances of the few pairs the codes do not settle.
 pub(super) struct CodedPanels {
     pub d: usize,
     /// `n_panels × d × CL`.
     codes: Vec<u8>,
-    /// `n_panels × 2 × d × LANES`.
-    data: Vec<f32>,
+    /// `n_ref × d`: the reference rows by sorted position.
+    rows: Vec<f32>,
     /// `n_panels × CL` original reference indices (padding lanes repeat a valid one).
     idx: Vec<u32>,
     /// Valid lanes per panel.
@@ -171,27 +172,26 @@ impl CodedPanels {
         let mut p = CodedPanels {
             d,
             codes: Vec::with_capacity(n_panels * d * CL),
-            data: Vec::with_capacity(n_panels * d * CL),
+            rows: Vec::with_capacity(order.len() * d),
             idx: Vec::with_capacity(n_panels * CL),
             len: Vec::with_capacity(n_panels),
             start: Vec::with_capacity(n_panels),
             keys: Keys::default(),
         };
+        for &j in order {
+            p.rows.extend_from_slice(r.row(j as usize));
+        }
         for block in plan.ref_blocks() {
             let mut start = block.start;
             while start < block.end {
                 let end = (start + CL).min(block.end);
                 let cbase = p.codes.len();
-                let fbase = p.data.len();
                 p.codes.resize(cbase + d * CL, 0);
-                p.data.resize(fbase + d * CL, 0.0);
                 for l in 0..CL {
                     let j = order[(start + l).min(end - 1)];
                     p.idx.push(j);
-                    let half = fbase + (l / LANES) * d * LANES;
                     for (c, &v) in r.row(j as usize).iter().enumerate() {
                         p.codes[cbase + c * CL + l] = quant.code(c, v);
-                        p.data[half + c * LANES + l % LANES] = v;
                     }
                 }
                 p.keys.push(r, order, start, end, key);
@@ -212,32 +212,58 @@ impl CodedPanels {
         &self.codes[i * self.d * CL..(i + 1) * self.d * CL]
     }
 
-    /// Half `h` (lanes `h·LANES..`) of panel `i`, laid out as an f32 tile panel.
-    #[inline(always)]
-    pub fn half(&self, i: usize, h: usize) -> &[f32] {
-        let base = (2 * i + h) * self.d * LANES;
-        &self.data[base..base + self.d * LANES]
-    }
-
     #[inline(always)]
     pub fn indices(&self, i: usize) -> &[u32] {
         &self.idx[i * CL..(i + 1) * CL]
     }
 
-    /// The exact f32 max-norm distance between `q` and lane `l` of panel `i`:
-    /// the value [`super::tile::tile`] gives that pair (a max of exactly
-    /// rounded terms does not depend on their order).
+    /// The exact f32 max-norm distance between `q` and lane `l` (valid) of panel `i`.
     #[inline(always)]
     pub fn distance(&self, q: &[f32], i: usize, l: usize) -> f32 {
-        let half = self.half(i, l / LANES);
-        let l = l % LANES;
-        let mut m = 0f32;
-        for (c, &qv) in q.iter().enumerate() {
-            let x = (qv - half[c * LANES + l]).abs();
-            m = if x > m { x } else { m };
-        }
-        m
+        chebyshev(q, self.row(self.start[i] as usize + l))
     }
+
+    /// The reference row at sorted position `pos`.
+    #[inline(always)]
+    pub fn row(&self, pos: usize) -> &[f32] {
+        &self.rows[pos * self.d..(pos + 1) * self.d]
+    }
+
+    /// Asks the cache for the row at sorted position `pos`, to be read a little later.
+    #[inline(always)]
+    pub fn prefetch_row(&self, pos: usize) {
+        let row = self.row(pos);
+        #[cfg(target_arch = "x86_64")]
+        for line in [row.first(), row.last()].into_iter().flatten() {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // SAFETY: SSE is part of the x86-64 baseline; a prefetch has no effect on memory.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(line).cast()) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = row;
+    }
+}
+
+/// max_c |a_c − b_c| in f32: the value of [`crate::kernels::Metric::distance`]
+/// and of the tile (each term is rounded once and a max does not depend on
+/// the order of its terms), eight columns at a time.
+#[inline(always)]
+pub(super) fn chebyshev(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let mut acc = [0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (a8.remainder(), b8.remainder());
+    for (x, y) in a8.zip(b8) {
+        for l in 0..8 {
+            let v = (x[l] - y[l]).abs();
+            acc[l] = if v > acc[l] { v } else { acc[l] };
+        }
+    }
+    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
+        let v = (x - y).abs();
+        acc[l] = if v > acc[l] { v } else { acc[l] };
+    }
+    acc.iter().fold(0f32, |m, &v| if v > m { v } else { m })
 }
 
 /// Everything a coded scan reads: the sorted queries with their codes, the

@@ -216,10 +216,26 @@ struct Tile<'a> {
     worst: f32,
 }
 
+impl Tile<'_> {
+    fn new() -> Self {
+        Tile {
+            p: 0,
+            tn: 0,
+            rows: [&[]; QT],
+            me: [0; QT],
+            cols: Vec::new(),
+            qb: Vec::new(),
+            limit: [0; QT],
+            worst: f32::INFINITY,
+        }
+    }
+}
+
 /// [`knn_unit`] for max-norm, filtered by codes: a panel's codes are held
-/// against each tile first, and the f32 tile of a half panel is computed only
-/// when one of its pairs may be within a query's current k-th distance (ties
-/// included). The offers are those of [`knn_unit`], so the lists are the same.
+/// against each tile of a group first, and the exact f32 distance is taken
+/// only for the pairs whose codes allow them within the query's current k-th
+/// distance (ties included). Those are offered as in [`knn_unit`], so the
+/// lists are the same.
 #[inline(always)]
 fn coded_unit(
     set: &CodedScan<'_>,
@@ -229,28 +245,17 @@ fn coded_unit(
     exclude_self: bool,
 ) -> Vec<KList> {
     let panels = &set.panels;
-    let d = panels.d;
     let mut lists: Vec<KList> = unit.clone().map(|_| KList::new(k)).collect();
     let mut m = [[0u8; CL]; QT];
-    let mut out = [[0f32; LANES]; QT];
-    let mut tiles: Vec<Tile<'_>> = Vec::with_capacity(GROUP);
+    let mut group: Vec<Tile<'_>> = (0..GROUP).map(|_| Tile::new()).collect();
     // the code window of the last group's k-th distances (neighbouring queries
     // have similar ones); a guess for the first
     let mut window = 32u8;
     for g in unit.clone().step_by(QT * GROUP) {
         let g_end = (g + QT * GROUP).min(unit.end);
-        let mut spare = std::mem::take(&mut tiles);
-        for p in (g..g_end).step_by(QT) {
-            let mut t = spare.pop().unwrap_or_else(|| Tile {
-                p: 0,
-                tn: 0,
-                rows: [&[]; QT],
-                me: [0; QT],
-                cols: Vec::new(),
-                qb: Vec::new(),
-                limit: [0; QT],
-                worst: f32::INFINITY,
-            });
+        let tiles = &mut group[..(g_end - g).div_ceil(QT)];
+        let mut keys = (f32::INFINITY, f32::NEG_INFINITY);
+        for (t, p) in tiles.iter_mut().zip((g..g_end).step_by(QT)) {
             t.p = p;
             t.tn = (g_end - p).min(QT);
             t.rows = set.queries.rows(p);
@@ -260,15 +265,11 @@ fn coded_unit(
             t.limit = [0; QT];
             t.limit[..t.tn].fill(u8::MAX);
             t.worst = f32::INFINITY;
-            tiles.push(t);
+            let (lo, hi) = set.queries.key_range(&t.rows, t.tn);
+            keys = (keys.0.min(lo), keys.1.max(hi));
         }
         let lists = &mut lists[g - unit.start..g_end - unit.start];
-        let first_rows = set.queries.rows(g);
-        let last = tiles.last().map_or(0, |t| t.tn);
-        let last_rows = set.queries.rows(g_end - last);
-        let (lo, _) = set.queries.key_range(&first_rows, 1);
-        let (_, hi) = set.queries.key_range(&last_rows, last);
-        let mut scan = Scan::new(&panels.keys, (lo, hi));
+        let mut scan = Scan::new(&panels.keys, keys);
         loop {
             let worst = tiles.iter().fold(f32::NEG_INFINITY, |w, t| w.max(t.worst));
             let Some(pi) = scan.next(&panels.keys, metric, worst) else {
@@ -276,41 +277,28 @@ fn coded_unit(
             };
             let codes = panels.codes(pi);
             let idx = panels.indices(pi);
-            let len = usize::from(panels.len[pi]);
+            let valid = codes::lanes(usize::from(panels.len[pi]));
             for t in tiles.iter_mut() {
                 if !codes::code_tile_within(&t.qb, codes, &t.cols, &t.limit, &mut m) {
                     continue;
                 }
                 let lists = &mut lists[t.p - g..t.p - g + t.tn];
-                for h in 0..len.div_ceil(LANES) {
-                    let lo = h * LANES;
-                    if !codes::any_below(&m, &t.limit, lo..lo + LANES) {
-                        continue;
-                    }
-                    tile::tile(metric, &t.rows, panels.half(pi, h), d, &mut out);
-                    let valid = codes::lanes(len - lo) & 0xffff;
-                    for (i, list) in lists.iter_mut().enumerate() {
-                        let w = list.worst();
-                        let mut bits = 0u32;
-                        for l in 0..LANES {
-                            bits |= u32::from(out[i][l] <= w) << l;
-                        }
-                        bits &= valid;
-                        while bits != 0 {
-                            let l = bits.trailing_zeros() as usize;
-                            bits &= bits - 1;
-                            let j = idx[lo + l];
-                            if !(exclude_self && j == t.me[i]) {
-                                list.offer(out[i][l], j);
-                            }
+                for (i, list) in lists.iter_mut().enumerate() {
+                    // the pairs that may be within the k-th distance (ties included)
+                    let mut bits = codes::below_mask(&m[i], &[t.limit[i]; CL]) & valid;
+                    while bits != 0 {
+                        let l = bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        let j = idx[l];
+                        if !(exclude_self && j == t.me[i]) {
+                            list.offer(panels.distance(t.rows[i], pi, l), j);
                         }
                     }
-                }
-                t.worst = f32::NEG_INFINITY;
-                for (i, list) in lists.iter().enumerate() {
                     t.limit[i] = set.quant.knn_limit(list.worst());
-                    t.worst = t.worst.max(list.worst());
                 }
+                t.worst = lists
+                    .iter()
+                    .fold(f32::NEG_INFINITY, |w, l| w.max(l.worst()));
             }
         }
         window = tiles

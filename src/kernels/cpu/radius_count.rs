@@ -15,7 +15,7 @@
 // one LLVM turns into vector registers.
 #![allow(clippy::needless_range_loop)]
 
-use super::codes::{self, CodedScan, CL};
+use super::codes::{self, chebyshev, CodedScan, CL};
 use super::tile::{self, dispatch, Isa, Panels, QueryTiles, Scan, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{Boundary, CountSpec, Rows};
@@ -411,6 +411,24 @@ impl LaneCounts {
     }
 }
 
+/// A pair the code bounds leave undecided, resolved with its exact distance
+/// after the scan of its query tile (its row is prefetched when it is found).
+struct Undecided {
+    /// Sorted position of the reference.
+    pos: u32,
+    /// Original index of the reference (symmetric counts: whose radius).
+    j: u32,
+    /// Query of the tile.
+    t: u8,
+    /// Which ends the pair is undecided for ([`QUERY`], [`REFERENCE`]).
+    sides: u8,
+}
+
+/// The query's count is undecided.
+const QUERY: u8 = 1;
+/// The reference's count is undecided (symmetric counts).
+const REFERENCE: u8 = 2;
+
 /// The counts of the queries at sorted positions `unit` (general path).
 #[inline(always)]
 fn coded_unit(
@@ -426,6 +444,7 @@ fn coded_unit(
     let mut counts = vec![0u32; unit.len()];
     let mut m = [[0u8; CL]; QT];
     let mut qb = Vec::new();
+    let mut pending = Vec::new();
     let cols: Vec<usize> = (0..d).collect();
     for p in unit.clone().step_by(QT) {
         let tn = (unit.end - p).min(QT);
@@ -463,9 +482,23 @@ fn coded_unit(
                 while amb != 0 {
                     let l = amb.trailing_zeros() as usize;
                     amb &= amb - 1;
-                    extra[t] += u32::from(admits(panels.distance(rows[t], pi, l), rad[t]));
+                    let pos = panels.start[pi] as usize + l;
+                    panels.prefetch_row(pos);
+                    pending.push(Undecided {
+                        pos: pos as u32,
+                        j: 0,
+                        t: t as u8,
+                        sides: QUERY,
+                    });
                 }
             }
+        }
+        for u in pending.drain(..) {
+            let t = usize::from(u.t);
+            extra[t] += u32::from(admits(
+                chebyshev(rows[t], panels.row(u.pos as usize)),
+                rad[t],
+            ));
         }
         let total = c.finish();
         for t in 0..tn {
@@ -582,6 +615,8 @@ fn coded_sym_unit(
     let np = panels.count();
     let mut m = [[0u8; CL]; QT];
     let mut qb = Vec::new();
+    let mut pending = Vec::new();
+
     let cols: Vec<usize> = (0..d).collect();
     for p in unit.clone().step_by(QT) {
         let tn = (unit.end - p).min(QT);
@@ -652,13 +687,14 @@ fn coded_sym_unit(
                 while amb != 0 {
                     let l = amb.trailing_zeros() as usize;
                     amb &= amb - 1;
-                    let dist = panels.distance(rows[t], pi, l);
-                    if aq >> l & 1 != 0 {
-                        extra[t] += u32::from(admits(dist, rad[t]));
-                    }
-                    if ar >> l & 1 != 0 {
-                        lane[l] += u8::from(admits(dist, ctx.radii[idx[l] as usize]));
-                    }
+                    panels.prefetch_row(start + l);
+                    pending.push(Undecided {
+                        pos: (start + l) as u32,
+                        j: idx[l],
+                        t: t as u8,
+                        sides: (u8::from(aq >> l & 1 != 0) * QUERY)
+                            | (u8::from(ar >> l & 1 != 0) * REFERENCE),
+                    });
                 }
             }
             if len == CL {
@@ -670,6 +706,17 @@ fn coded_sym_unit(
                 for l in 0..len {
                     acc[start + l] += u32::from(lane[l]);
                 }
+            }
+        }
+        // the undecided pairs, their rows asked for while the scan went on
+        for u in pending.drain(..) {
+            let (t, pos) = (usize::from(u.t), u.pos as usize);
+            let dist = chebyshev(rows[t], panels.row(pos));
+            if u.sides & QUERY != 0 {
+                extra[t] += u32::from(admits(dist, rad[t]));
+            }
+            if u.sides & REFERENCE != 0 {
+                acc[pos] += u32::from(admits(dist, ctx.radii[u.j as usize]));
             }
         }
         let total = c.finish();
