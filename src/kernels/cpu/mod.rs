@@ -15,6 +15,11 @@ mod tile;
 pub use knn::KList;
 pub use tile::Isa;
 
+/// Reference rows per panel of the f32 tile (squared-Euclidean scans, `kde_lse`, `pairwise`).
+pub const F32_PANEL_ROWS: usize = tile::LANES;
+/// Reference rows per panel of one-byte codes (max-norm `knn` and `radius_count`).
+pub const CODE_PANEL_ROWS: usize = codes::CL;
+
 use super::plan::{KernelKind, Limits, TilePlan};
 use super::{checks, Backend, BinOut, Binning, CountSpec, Kernels, KnnOut, KnnSpec, Metric, Rows};
 use crate::error::Result;
