@@ -214,6 +214,8 @@ struct Tile<'a> {
     limit: [u8; QT],
     /// The largest k-th distance of the tile.
     worst: f32,
+    /// Range of the sort coordinate over the tile's queries.
+    keys: (f32, f32),
 }
 
 impl Tile<'_> {
@@ -227,6 +229,7 @@ impl Tile<'_> {
             qb: Vec::new(),
             limit: [0; QT],
             worst: f32::INFINITY,
+            keys: (0.0, 0.0),
         }
     }
 }
@@ -265,8 +268,8 @@ fn coded_unit(
             t.limit = [0; QT];
             t.limit[..t.tn].fill(u8::MAX);
             t.worst = f32::INFINITY;
-            let (lo, hi) = set.queries.key_range(&t.rows, t.tn);
-            keys = (keys.0.min(lo), keys.1.max(hi));
+            t.keys = set.queries.key_range(&t.rows, t.tn);
+            keys = (keys.0.min(t.keys.0), keys.1.max(t.keys.1));
         }
         let lists = &mut lists[g - unit.start..g_end - unit.start];
         let mut scan = Scan::new(&panels.keys, keys);
@@ -278,7 +281,12 @@ fn coded_unit(
             let codes = panels.codes(pi);
             let idx = panels.indices(pi);
             let valid = codes::lanes(usize::from(panels.len[pi]));
+            let (lo, hi) = (panels.keys.lo[pi], panels.keys.hi[pi]);
             for t in tiles.iter_mut() {
+                // the scan's bound for this tile alone
+                if metric.bound((lo - t.keys.1).max(t.keys.0 - hi).max(0.0)) > t.worst {
+                    continue;
+                }
                 if !codes::code_tile_within(&t.qb, codes, &t.cols, &t.limit, &mut m) {
                     continue;
                 }

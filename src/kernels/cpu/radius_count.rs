@@ -15,7 +15,7 @@
 // one LLVM turns into vector registers.
 #![allow(clippy::needless_range_loop)]
 
-use super::codes::{self, chebyshev, CodedScan, CL};
+use super::codes::{self, chebyshev, CodedPanels, CodedScan, CL};
 use super::tile::{self, dispatch, Isa, Panels, QueryTiles, Scan, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{Boundary, CountSpec, Rows};
@@ -411,23 +411,43 @@ impl LaneCounts {
     }
 }
 
-/// A pair the code bounds leave undecided, resolved with its exact distance
-/// after the scan of its query tile (its row is prefetched when it is found).
-struct Undecided {
-    /// Sorted position of the reference.
-    pos: u32,
-    /// Original index of the reference (symmetric counts: whose radius).
-    j: u32,
-    /// Query of the tile.
-    t: u8,
-    /// Which ends the pair is undecided for ([`QUERY`], [`REFERENCE`]).
-    sides: u8,
+/// The undecided pairs of one query and panel, recorded during a tile's scan
+/// and resolved after it: lanes whose pair the code bounds leave undecided
+/// for the query's count, and for the reference's (symmetric counts).
+#[derive(Clone, Copy, Default)]
+struct Band {
+    pi: u32,
+    t: u32,
+    query: u32,
+    reference: u32,
 }
 
-/// The query's count is undecided.
-const QUERY: u8 = 1;
-/// The reference's count is undecided (symmetric counts).
-const REFERENCE: u8 = 2;
+/// Resolves the undecided pairs of `bands` (one query tile's scan) by their
+/// exact distances: `f(band, lane, distance)` for every lane of every band.
+/// The row of the band two ahead is asked for first, so that its cache miss
+/// overlaps the work on this one.
+#[inline(always)]
+fn resolve(
+    panels: &CodedPanels,
+    rows: &[&[f32]; QT],
+    bands: &[Band],
+    mut f: impl FnMut(&Band, usize, f32),
+) {
+    for (e, b) in bands.iter().enumerate() {
+        if let Some(ahead) = bands.get(e + 2) {
+            // every band has a lane
+            let l = (ahead.query | ahead.reference).trailing_zeros() as usize;
+            panels.prefetch_row(panels.start[ahead.pi as usize] as usize + l);
+        }
+        let start = panels.start[b.pi as usize] as usize;
+        let mut bits = b.query | b.reference;
+        while bits != 0 {
+            let l = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            f(b, l, chebyshev(rows[b.t as usize], panels.row(start + l)));
+        }
+    }
+}
 
 /// The counts of the queries at sorted positions `unit` (general path).
 #[inline(always)]
@@ -444,7 +464,9 @@ fn coded_unit(
     let mut counts = vec![0u32; unit.len()];
     let mut m = [[0u8; CL]; QT];
     let mut qb = Vec::new();
-    let mut pending = Vec::new();
+    // one entry per query and panel at most
+    let mut bands = vec![Band::default(); set.panels.count() * QT + 1];
+    let mut nb = 0;
     let cols: Vec<usize> = (0..d).collect();
     for p in unit.clone().step_by(QT) {
         let tn = (unit.end - p).min(QT);
@@ -478,28 +500,21 @@ fn coded_unit(
             }
             let valid = codes::lanes(len);
             for t in 0..tn {
-                let mut amb = codes::in_band(&m[t], &[sure[t]; CL], &[width[t]; CL]) & valid;
-                while amb != 0 {
-                    let l = amb.trailing_zeros() as usize;
-                    amb &= amb - 1;
-                    let pos = panels.start[pi] as usize + l;
-                    panels.prefetch_row(pos);
-                    pending.push(Undecided {
-                        pos: pos as u32,
-                        j: 0,
-                        t: t as u8,
-                        sides: QUERY,
-                    });
-                }
+                let aq = codes::in_band(&m[t], &[sure[t]; CL], &[width[t]; CL]) & valid;
+                bands[nb] = Band {
+                    pi: pi as u32,
+                    t: t as u32,
+                    query: aq,
+                    reference: 0,
+                };
+                nb += usize::from(aq != 0);
             }
         }
-        for u in pending.drain(..) {
-            let t = usize::from(u.t);
-            extra[t] += u32::from(admits(
-                chebyshev(rows[t], panels.row(u.pos as usize)),
-                rad[t],
-            ));
-        }
+        resolve(panels, &rows, &bands[..nb], |b, _, dist| {
+            let t = b.t as usize;
+            extra[t] += u32::from(admits(dist, rad[t]));
+        });
+        nb = 0;
         let total = c.finish();
         for t in 0..tn {
             let mut n = total[t] + extra[t];
@@ -615,7 +630,9 @@ fn coded_sym_unit(
     let np = panels.count();
     let mut m = [[0u8; CL]; QT];
     let mut qb = Vec::new();
-    let mut pending = Vec::new();
+    // one entry per query and panel at most
+    let mut bands = vec![Band::default(); np * QT + 1];
+    let mut nb = 0;
 
     let cols: Vec<usize> = (0..d).collect();
     for p in unit.clone().step_by(QT) {
@@ -656,7 +673,6 @@ fn coded_sym_unit(
                 continue;
             }
             codes::code_tile(&qb, panels.codes(pi), d, &mut m);
-            let idx = panels.indices(pi);
             let rs: &[u8; CL] = ctx.rsure[pi * CL..(pi + 1) * CL].try_into().unwrap();
             let rw: &[u8; CL] = ctx.rwidth[pi * CL..(pi + 1) * CL].try_into().unwrap();
             let mut lane = [0u8; CL];
@@ -681,21 +697,17 @@ fn coded_sym_unit(
                         bits &= bits - 1;
                     }
                 }
+                // recorded without a branch (whether a tile has undecided
+                // pairs is a coin toss the branch predictor loses)
                 let aq = codes::in_band(&m[t], &[sure[t]; CL], &[width[t]; CL]) & pair;
                 let ar = codes::in_band(&m[t], rs, rw) & pair;
-                let mut amb = aq | ar;
-                while amb != 0 {
-                    let l = amb.trailing_zeros() as usize;
-                    amb &= amb - 1;
-                    panels.prefetch_row(start + l);
-                    pending.push(Undecided {
-                        pos: (start + l) as u32,
-                        j: idx[l],
-                        t: t as u8,
-                        sides: (u8::from(aq >> l & 1 != 0) * QUERY)
-                            | (u8::from(ar >> l & 1 != 0) * REFERENCE),
-                    });
-                }
+                bands[nb] = Band {
+                    pi: pi as u32,
+                    t: t as u32,
+                    query: aq,
+                    reference: ar,
+                };
+                nb += usize::from(aq | ar != 0);
             }
             if len == CL {
                 let a: &mut [u32; CL] = (&mut acc[start..start + CL]).try_into().unwrap();
@@ -708,17 +720,17 @@ fn coded_sym_unit(
                 }
             }
         }
-        // the undecided pairs, their rows asked for while the scan went on
-        for u in pending.drain(..) {
-            let (t, pos) = (usize::from(u.t), u.pos as usize);
-            let dist = chebyshev(rows[t], panels.row(pos));
-            if u.sides & QUERY != 0 {
+        resolve(panels, &rows, &bands[..nb], |b, l, dist| {
+            let (t, pi) = (b.t as usize, b.pi as usize);
+            if b.query >> l & 1 != 0 {
                 extra[t] += u32::from(admits(dist, rad[t]));
             }
-            if u.sides & REFERENCE != 0 {
-                acc[pos] += u32::from(admits(dist, ctx.radii[u.j as usize]));
+            if b.reference >> l & 1 != 0 {
+                let j = panels.indices(pi)[l] as usize;
+                acc[panels.start[pi] as usize + l] += u32::from(admits(dist, ctx.radii[j]));
             }
-        }
+        });
+        nb = 0;
         let total = c.finish();
         for t in 0..tn {
             acc[p + t] += total[t] + extra[t];
