@@ -7,7 +7,8 @@
 //! the result does not depend on the order in which references are visited:
 //! sorting and skipping panels change the speed, never the answer. Max-norm
 //! searches filter pairs with one-byte codes first ([`super::codes`]) and
-//! compute the f32 tile only where a pair may enter a k-list.
+//! take the exact f32 distance only where a pair may enter a k-list;
+//! squared-Euclidean ones compute the f32 tile of every panel they visit.
 
 // Lane loops index several fixed-size arrays in step; the index form is the
 // one LLVM turns into vector registers.
@@ -139,7 +140,7 @@ fn write_lists(
     }
 }
 
-/// The k-lists of the queries at sorted positions `unit`.
+/// The k-lists of the queries at sorted positions `unit` (squared Euclidean).
 #[inline(always)]
 fn knn_unit(
     panels: &Panels,
@@ -164,11 +165,7 @@ fn knn_unit(
         };
         let mut scan = Scan::new(&panels.keys, queries.key_range(&rows, tn));
         while let Some(pi) = scan.next(&panels.keys, metric, worst(lists)) {
-            let reach: [f32; QT] =
-                std::array::from_fn(|t| lists.get(t).map_or(f32::NEG_INFINITY, KList::worst));
-            if !tile::tile_within(metric, &rows, panels.panel(pi), d, &reach, &mut out) {
-                continue;
-            }
+            tile::tile(metric, &rows, panels.panel(pi), d, &mut out);
             let idx = panels.indices(pi);
             let valid = (1u32 << panels.len[pi]) - 1;
             for (t, list) in lists.iter_mut().enumerate() {

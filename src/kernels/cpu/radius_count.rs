@@ -111,7 +111,7 @@ fn add_counts(
     }
 }
 
-/// The counts of the queries at sorted positions `unit`.
+/// The counts of the queries at sorted positions `unit` (squared Euclidean).
 #[inline(always)]
 fn count_unit(
     panels: &Panels,
@@ -135,9 +135,7 @@ fn count_unit(
         let mut c = [0u32; QT];
         let mut scan = Scan::new(&panels.keys, queries.key_range(&rows, tn));
         while let Some(pi) = scan.next(&panels.keys, metric, reach) {
-            if !tile::tile_within(metric, &rows, panels.panel(pi), d, &rad, &mut out) {
-                continue;
-            }
+            tile::tile(metric, &rows, panels.panel(pi), d, &mut out);
             let n = usize::from(panels.len[pi]);
             match boundary {
                 Boundary::Less => add_counts(&out, &rad, n, &mut c, |d, r| d < r),
@@ -157,7 +155,8 @@ fn count_unit(
     counts
 }
 
-/// Counts when queries and references are the same rows, by sorted position.
+/// Counts when queries and references are the same rows, by sorted position
+/// (squared Euclidean).
 ///
 /// Why: `dist(i, j)` and `dist(j, i)` are the same f32 (a rounded difference
 /// changes only its sign when swapped; squares and the per-block sums see the
@@ -280,10 +279,7 @@ fn sym_unit(
             if bound > reach_q.max(ctx.prad[pi]) {
                 continue;
             }
-            let reach: [f32; QT] = std::array::from_fn(|t| rad[t].max(ctx.prad[pi]));
-            if !tile::tile_within(ctx.metric, &rows, panels.panel(pi), d, &reach, &mut out) {
-                continue;
-            }
+            tile::tile(ctx.metric, &rows, panels.panel(pi), d, &mut out);
             let idx = panels.indices(pi);
             let rrad: [f32; LANES] = std::array::from_fn(|l| ctx.radii[idx[l] as usize]);
             let mut lane = [0u32; LANES];
@@ -449,7 +445,7 @@ fn resolve(
     }
 }
 
-/// The counts of the queries at sorted positions `unit` (general path).
+/// The counts of the queries at sorted positions `unit` (max-norm, general path).
 #[inline(always)]
 fn coded_unit(
     set: &CodedScan<'_>,

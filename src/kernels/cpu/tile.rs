@@ -409,59 +409,6 @@ pub(super) fn tile(
     }
 }
 
-/// Coordinates between the early-exit checks of [`tile_within`].
-const CHUNK: usize = 8;
-
-/// Like [`tile`], but gives up (returns `false`, `out` undefined) as soon as a
-/// partial distance already exceeds `reach[t]` for every query `t` and lane:
-/// a max-norm only grows with more coordinates, so no pair of the panel can be
-/// within reach. The check runs once per [`CHUNK`] coordinates so the lanes stay
-/// in vector registers. Squared-Euclidean metrics run the full tile.
-#[inline(always)]
-pub(super) fn tile_within(
-    metric: &TileMetric,
-    q: &[&[f32]; QT],
-    panel: &[f32],
-    d: usize,
-    reach: &[f32; QT],
-    out: &mut [[f32; LANES]; QT],
-) -> bool {
-    if !matches!(metric, TileMetric::Chebyshev) || d <= CHUNK {
-        tile(metric, q, panel, d, out);
-        return true;
-    }
-    assert!(panel.len() == d * LANES && q.iter().all(|r| r.len() == d));
-    let mut acc = [[0f32; LANES]; QT];
-    let mut c0 = 0;
-    while c0 < d {
-        let c1 = (c0 + CHUNK).min(d);
-        for c in c0..c1 {
-            let r: &[f32; LANES] = panel[c * LANES..(c + 1) * LANES].try_into().unwrap();
-            for t in 0..QT {
-                let qv = q[t][c];
-                for l in 0..LANES {
-                    let x = (qv - r[l]).abs();
-                    acc[t][l] = if x > acc[t][l] { x } else { acc[t][l] };
-                }
-            }
-        }
-        c0 = c1;
-        if c0 < d {
-            let mut any = false;
-            for t in 0..QT {
-                for l in 0..LANES {
-                    any |= acc[t][l] <= reach[t];
-                }
-            }
-            if !any {
-                return false;
-            }
-        }
-    }
-    *out = acc;
-    true
-}
-
 /// Queries sorted like the references, grouped in tiles of [`QT`].
 pub(super) struct QueryTiles<'a> {
     pub q: Rows<'a>,
