@@ -123,6 +123,17 @@ fn cases() -> Vec<Case> {
                 g.random_range(-1.0f32..1.0)
             }
         }));
+        // enough rows for the code range to be clipped to the bulk of each
+        // column (knn), with outliers beyond it on both sides
+        let mut g = ChaCha8Rng::seed_from_u64(rng.random());
+        out.push(case("clipped outliers", 2500, 6, |i, c| {
+            match (i % 97, c) {
+                (5, 0) => 4e3,
+                (6, 2) => -7e2,
+                (7, _) => 50.0 + c as f32,
+                _ => g.random_range(-1.0f32..1.0),
+            }
+        }));
         // clusters 1000 apart, 1e-3 wide (distances far below one code step)
         let mut g = ChaCha8Rng::seed_from_u64(rng.random());
         out.push(case("clusters", 200, 10, |i, c| {

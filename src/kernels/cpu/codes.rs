@@ -28,6 +28,12 @@
 //! f32 value x: fl(D) ≤ x needs D < next_up(x), and D ≤ next_down(x) ensures
 //! fl(D) < x. [`Quantizer::below`] and [`Quantizer::within`] turn such a real
 //! distance into a limit on M.
+//!
+//! Outliers: one extreme value stretches the step for every row and leaves
+//! the codes too coarse to settle anything. `knn` needs only the lower bound,
+//! which survives clipping each column to its bulk ([`Span::Clipped`]);
+//! `radius_count` needs both, keeps the full range, and the callers fall back
+//! to the f32 tile when the codes are coarse ([`Quantizer::resolution`]).
 
 // Lane loops index several fixed-size arrays in step; the index form is the
 // one LLVM turns into vector registers.
@@ -50,26 +56,82 @@ const SLACK: f64 = 1e-9;
 /// Columns between the early-exit checks of [`code_tile_within`].
 const CHUNK: usize = 4;
 
+/// How the code range of each column is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Span {
+    /// From the column's smallest to its largest value: both bounds hold.
+    Full,
+    /// The column's central 99.8 % (estimated from a sample of rows); values
+    /// beyond saturate at code 0 or 254. Saturating only brings codes closer
+    /// together, so the lower bound (M − 1)·s < D still holds and the upper one
+    /// does not: enough for `knn`, which needs only the lower. A few outliers
+    /// then no longer stretch the step for every other row.
+    Clipped,
+}
+
+/// Rows sampled per set for the column quantiles (every row of smaller sets).
+const SAMPLE: usize = 2048;
+
 /// The map from f32 coordinates to codes, shared by queries and references.
 pub(super) struct Quantizer {
     /// Per column: the origin (smallest value of the column).
     lo: Vec<f64>,
     /// 1 / step.
     inv: f64,
+    span: Span,
+    /// The median over the columns that vary of their interquartile range, in
+    /// codes (estimated from the sample): how finely the codes resolve the
+    /// bulk of the data.
+    resolution: f64,
 }
 
 impl Quantizer {
     /// Spans every column of every set (queries and references).
-    pub fn new(sets: &[Rows<'_>]) -> Self {
+    pub fn new(sets: &[Rows<'_>], span: Span) -> Self {
         let d = sets.first().map_or(0, |r| r.d());
         let mut lo = vec![f32::INFINITY; d];
         let mut hi = vec![f32::NEG_INFINITY; d];
-        for rows in sets {
-            for i in 0..rows.n() {
-                for (c, &v) in rows.row(i).iter().enumerate() {
-                    lo[c] = lo[c].min(v);
-                    hi[c] = hi[c].max(v);
+        if span == Span::Full {
+            for rows in sets {
+                for i in 0..rows.n() {
+                    for (c, &v) in rows.row(i).iter().enumerate() {
+                        lo[c] = lo[c].min(v);
+                        hi[c] = hi[c].max(v);
+                    }
                 }
+            }
+        }
+        // quartiles (and, clipped, the 0.1 % and 99.9 % quantiles) from a
+        // strided sample of rows: any origin and step keep the bounds exact,
+        // these only make the codes fine where the data is
+        let sample: Vec<&[f32]> = sets
+            .iter()
+            .flat_map(|rows| {
+                let m = rows.n().min(SAMPLE);
+                (0..m).map(move |k| rows.row(k * rows.n() / m))
+            })
+            .collect();
+        let mut iqr = vec![0f64; d];
+        let mut col = Vec::with_capacity(sample.len());
+        for c in 0..d {
+            col.clear();
+            col.extend(sample.iter().map(|row| row[c]));
+            if col.is_empty() {
+                continue;
+            }
+            let at = |p: f64| ((col.len() - 1) as f64 * p) as usize;
+            let (i1, i2, i3, i4) = (at(0.001), at(0.25), at(0.75), at(0.999));
+            let cmp = |a: &f32, b: &f32| a.total_cmp(b);
+            col.select_nth_unstable_by(i2, cmp);
+            if i1 < i2 {
+                col[..i2].select_nth_unstable_by(i1, cmp);
+            }
+            col[i2..].select_nth_unstable_by(i3 - i2, cmp);
+            col[i3..].select_nth_unstable_by(i4 - i3, cmp);
+            iqr[c] = f64::from(col[i3]) - f64::from(col[i2]);
+            if span == Span::Clipped {
+                lo[c] = col[i1];
+                hi[c] = col[i4];
             }
         }
         let widest = (0..d)
@@ -81,11 +143,24 @@ impl Quantizer {
         } else {
             1.0
         };
+        let mut varying: Vec<f64> = iqr.iter().filter(|&&x| x > 0.0).map(|x| x * inv).collect();
+        varying.sort_by(f64::total_cmp);
+        let resolution = varying.get(varying.len() / 2).copied().unwrap_or(0.0);
         let lo = lo
             .iter()
             .map(|&v| if v.is_finite() { f64::from(v) } else { 0.0 })
             .collect();
-        Quantizer { lo, inv }
+        Quantizer {
+            lo,
+            inv,
+            span,
+            resolution,
+        }
+    }
+
+    /// The median interquartile range of the varying columns, in codes.
+    pub fn resolution(&self) -> f64 {
+        self.resolution
     }
 
     /// The code of `v` in column `c`.
@@ -121,6 +196,8 @@ impl Quantizer {
     /// M < sure counts. `sure <= may`.
     #[inline]
     pub fn count_limits(&self, radius: f32, boundary: Boundary) -> (u8, u8) {
+        // the sure limit needs the upper bound, which clipping gives up
+        debug_assert_eq!(self.span, Span::Full);
         match boundary {
             Boundary::Less => (self.below(radius), self.within(radius.next_down())),
             Boundary::LessEqual => (self.below(radius.next_up()), self.within(radius)),
@@ -281,13 +358,15 @@ pub(super) struct CodedScan<'a> {
 
 impl<'a> CodedScan<'a> {
     /// The set-up of [`ScanOrder`], coded.
-    pub fn new(plan: &TilePlan, q: Rows<'a>, r: Rows<'_>, same_rows: bool, unit: usize) -> Self {
+    pub fn new(
+        plan: &TilePlan,
+        q: Rows<'a>,
+        r: Rows<'_>,
+        same_rows: bool,
+        unit: usize,
+        quant: Quantizer,
+    ) -> Self {
         let o = ScanOrder::new(plan, q, r, same_rows, unit);
-        let quant = if same_rows {
-            Quantizer::new(&[r])
-        } else {
-            Quantizer::new(&[q, r])
-        };
         let panels = CodedPanels::pack(r, &o.r_order, plan, Some(o.key), &quant);
         let d = q.d();
         let mut qcodes = vec![0u8; o.queries.order.len() * d];
@@ -560,7 +639,7 @@ mod tests {
         ];
         let n = vals.len();
         let rows = Rows::new(&vals, n, 1).unwrap();
-        let q = Quantizer::new(&[rows]);
+        let q = Quantizer::new(&[rows], Span::Full);
         for &a in &vals {
             for &b in &vals {
                 let d = (a - b).abs();
@@ -629,10 +708,35 @@ mod tests {
     }
 
     #[test]
+    fn clipped_codes_keep_the_lower_bound() {
+        // 3000 rows: the sample's 0.1 % and 99.9 % quantiles cut the outliers off
+        let vals: Vec<f32> = (0..3000)
+            .map(|i| match i {
+                17 => 1e4,
+                1234 => -3e3,
+                _ => ((i * 37 % 1000) as f32 - 500.0) / 250.0,
+            })
+            .collect();
+        let rows = Rows::new(&vals, 3000, 1).unwrap();
+        let q = Quantizer::new(&[rows], Span::Clipped);
+        // the step follows the bulk ([-2, 2]), not the outliers
+        assert!(q.resolution() > 100.0, "{}", q.resolution());
+        let some = |step: usize| (0..3000).filter(move |&i| i % step == 0 || i == 17 || i == 1234);
+        for i in some(7) {
+            for j in some(11) {
+                let (a, b) = (vals[i], vals[j]);
+                let m = q.code(0, a).abs_diff(q.code(0, b));
+                let d = (a - b).abs();
+                assert!(m < q.knn_limit(d), "{a} {b}");
+            }
+        }
+    }
+
+    #[test]
     fn constant_columns_code_to_zero_and_admit_everything() {
         let vals = vec![2.5f32; 12];
         let rows = Rows::new(&vals, 4, 3).unwrap();
-        let q = Quantizer::new(&[rows]);
+        let q = Quantizer::new(&[rows], Span::Full);
         assert!((0..3).all(|c| q.code(c, 2.5) == 0));
         assert!(q.knn_limit(0.0) > 0);
         assert!(q.count_limits(0.0, Boundary::LessEqual).0 > 0);

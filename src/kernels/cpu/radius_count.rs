@@ -15,7 +15,7 @@
 // one LLVM turns into vector registers.
 #![allow(clippy::needless_range_loop)]
 
-use super::codes::{self, chebyshev, CodedPanels, CodedScan, CL};
+use super::codes::{self, chebyshev, CodedPanels, CodedScan, Quantizer, Span, CL};
 use super::tile::{self, dispatch, Isa, Panels, QueryTiles, Scan, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{Boundary, CountSpec, Rows};
@@ -24,6 +24,13 @@ use std::ops::Range;
 
 /// Queries per rayon work unit (a slice of one plan query block).
 const UNIT: usize = 64 * QT;
+
+/// Codes are used when the interquartile range of a typical column spans at
+/// least this many of them. Coarser codes leave more pairs undecided, each at
+/// the cost of an exact distance, and the f32 tile is faster then (measured on
+/// Gaussian columns with one outlier stretching the step: the coded counts
+/// stop paying below about 6, knn later, so the counts switch sooner).
+const MIN_RESOLUTION: f64 = 8.0;
 
 pub(super) fn radius_count(
     plan: &TilePlan,
@@ -40,7 +47,16 @@ pub(super) fn radius_count(
     }
     let metric = TileMetric::new(&spec.metric, q.d());
     if matches!(metric, TileMetric::Chebyshev) {
-        return coded(plan, isa, q, r, radii, spec, &metric);
+        // exclude-self: the queries are the references
+        let sets = if spec.exclude_self {
+            vec![r]
+        } else {
+            vec![q, r]
+        };
+        let quant = Quantizer::new(&sets, Span::Full);
+        if quant.resolution() >= MIN_RESOLUTION {
+            return coded(plan, isa, q, r, radii, spec, quant);
+        }
     }
     let (panels, queries, units) = tile::sorted_scan(plan, q, r, spec.exclude_self, UNIT);
     // Queries and references the same rows (the KSG marginal counts): each
@@ -321,10 +337,11 @@ fn coded(
     r: Rows<'_>,
     radii: &[f32],
     spec: &CountSpec,
-    metric: &TileMetric,
+    quant: Quantizer,
 ) -> Vec<u32> {
+    let metric = &TileMetric::Chebyshev;
     let mut counts = vec![0u32; q.n()];
-    let set = CodedScan::new(plan, q, r, spec.exclude_self, UNIT);
+    let set = CodedScan::new(plan, q, r, spec.exclude_self, UNIT, quant);
     let by_pos: Vec<u32> = if spec.exclude_self && q.data() == r.data() {
         // as in the f32 path: `==` is false on NaN, which takes the general path
         coded_symmetric(&set, metric, isa, radii, spec.boundary)
