@@ -120,8 +120,9 @@ impl Work {
 /// The working copy a CPU twin makes of the rows of one kNN kernel call
 /// (the joint space, the widest): max-norm scans keep the rows sorted as f32
 /// and their one-byte codes (references in panels padded per plan block,
-/// queries by row); squared-Euclidean scans keep f32 panels. Plus sort orders
-/// and per-row radii, limits or counts.
+/// queries by row, and per worker thread 16 queries' codes broadcast to 32
+/// lanes); squared-Euclidean scans keep f32 panels. Plus sort orders and
+/// per-row radii, limits or counts.
 fn cpu_twin_bytes(n: usize, dims: usize, k: usize) -> u64 {
     let padded = |panel: usize| {
         TilePlan::new(
@@ -135,9 +136,11 @@ fn cpu_twin_bytes(n: usize, dims: usize, k: usize) -> u64 {
         )
         .map_or(mul(n, panel), |p| p.padded_refs(panel))
     };
+    let broadcast = mul(rayon::current_num_threads(), dims).saturating_mul(16 * 32);
     let coded = padded(CODE_PANEL_ROWS)
         .saturating_mul(dims as u64)
-        .saturating_add(mul(n, dims).saturating_mul(5));
+        .saturating_add(mul(n, dims).saturating_mul(5))
+        .saturating_add(broadcast);
     let f32_panels = padded(F32_PANEL_ROWS)
         .saturating_mul(dims as u64)
         .saturating_mul(4);
