@@ -5,8 +5,10 @@
 //! says so before it starts"). The figures are upper bounds from the shapes
 //! alone: the input matrices, the prepared (noised or standardised) copies the
 //! kNN estimators make (Kraskov et al. 2004 add noise to break ties), the
-//! per-point outputs of the kernels (neighbour distances and indices, counts,
-//! log-sums), and, for `pairwise`, the full `n_q × n_r` output. Device buffers
+//! working copy the CPU twins make of a kNN kernel's rows (sorted f32 rows and
+//! one-byte codes, `src/kernels/cpu/codes.rs`), the per-point outputs of the
+//! kernels (neighbour distances and indices, counts, log-sums), and, for
+//! `pairwise`, the full `n_q × n_r` output. Device buffers
 //! are bounded by the tile plan ([`crate::kernels::plan::TilePlan`] checks each
 //! binding against the adapter's limits before allocation), so the device
 //! figure is the inputs plus one block of outputs, and the partial states of
@@ -21,8 +23,9 @@
 //! ([`MemoryNeed::max`], [`MemoryNeed::plus_host`]).
 
 use crate::error::{Error, Result};
+use crate::kernels::cpu::{CODE_PANEL_ROWS, F32_PANEL_ROWS};
 use crate::kernels::gpu::MAX_BLOCK_BYTES;
-use crate::kernels::plan::MAX_REF_SLICES;
+use crate::kernels::plan::{KernelKind, Limits, TilePlan, MAX_K, MAX_REF_SLICES};
 
 /// Device bytes of the reference slices' partial states: `out` bytes of state
 /// per slice region, `regions` regions at most, in `buffers` state buffers
@@ -113,10 +116,12 @@ impl Work {
                 let out = mul(n, k.max(1)).saturating_mul(8);
                 let counts = mul(n, 3).saturating_mul(8);
                 let states = slice_states(out, u64::from(MAX_REF_SLICES) + 1, 2);
+                let twin = cpu_twin_bytes(n, dims, k);
                 (
                     data.saturating_mul(3)
                         .saturating_add(out)
-                        .saturating_add(counts),
+                        .saturating_add(counts)
+                        .saturating_add(twin),
                     data.saturating_mul(2)
                         .saturating_add(states)
                         .saturating_add(counts),
@@ -150,6 +155,36 @@ impl Work {
             device_bytes: if gpu { device } else { 0 },
         }
     }
+}
+
+/// The working copy a CPU twin makes of the rows of one kNN kernel call
+/// (the joint space, the widest): max-norm scans keep the rows sorted as f32
+/// and their one-byte codes (references in panels padded per plan block,
+/// queries by row, and per worker thread 16 queries' codes broadcast to 32
+/// lanes); squared-Euclidean scans keep f32 panels. Plus sort orders and
+/// per-row radii, limits or counts.
+fn cpu_twin_bytes(n: usize, dims: usize, k: usize) -> u64 {
+    let padded = |panel: usize| {
+        TilePlan::new(
+            KernelKind::Knn,
+            n,
+            n,
+            dims,
+            k.clamp(1, MAX_K),
+            0,
+            &Limits::cpu(),
+        )
+        .map_or(mul(n, panel), |p| p.padded_refs(panel))
+    };
+    let broadcast = mul(rayon::current_num_threads(), dims).saturating_mul(16 * 32);
+    let coded = padded(CODE_PANEL_ROWS)
+        .saturating_mul(dims as u64)
+        .saturating_add(mul(n, dims).saturating_mul(5))
+        .saturating_add(broadcast);
+    let f32_panels = padded(F32_PANEL_ROWS)
+        .saturating_mul(dims as u64)
+        .saturating_mul(4);
+    coded.max(f32_panels).saturating_add(mul(n, 24))
 }
 
 /// Host memory the operating system says is available (`MemAvailable` in
@@ -241,6 +276,14 @@ mod tests {
         assert_eq!(need.device_bytes, 0);
         assert!(need.host_bytes > 0 && need.host_bytes < 1 << 20);
         assert!(check_fits("knn", &need, Some(1 << 30), "").is_ok());
+        // the CPU twin's copy of the rows is in: sorted f32 rows and codes
+        let bigger = Work::Knn {
+            n: 64_000,
+            dims: 20,
+            k: 3,
+        }
+        .need(false);
+        assert!(bigger.host_bytes >= 64_000 * 20 * 4 * 3 + 64_000 * 20 * 6);
         // saturating, never overflowing, on absurd shapes
         let big = Work::Knn {
             n: usize::MAX,

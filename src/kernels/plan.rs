@@ -528,6 +528,15 @@ impl TilePlan {
         blocks(self.n_ref, self.ref_block)
     }
 
+    /// Reference rows once every block is padded to whole panels of `panel`
+    /// rows (how the CPU twins pack references; memory estimates use it).
+    pub fn padded_refs(&self, panel: usize) -> u64 {
+        let whole = |rows: usize| (rows.div_ceil(panel.max(1)) * panel.max(1)) as u64;
+        let full = (self.n_ref / self.ref_block) as u64;
+        full.saturating_mul(whole(self.ref_block))
+            .saturating_add(whole(self.n_ref % self.ref_block))
+    }
+
     /// Number of dispatches (query blocks × reference blocks).
     pub fn dispatches(&self) -> usize {
         let qb = self.n_query.div_ceil(self.query_block);
@@ -595,6 +604,14 @@ pub fn lse_combine(a: f32, b: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn padded_refs_counts_whole_panels_per_block() {
+        let p = TilePlan::new(KernelKind::Knn, 10, 777, 17, 3, 0, &Limits::tiny()).unwrap();
+        let want: usize = p.ref_blocks().map(|b| b.len().div_ceil(32) * 32).sum();
+        assert_eq!(p.padded_refs(32), want as u64);
+        assert_eq!(p.padded_refs(1), 777);
+    }
 
     #[test]
     fn blocks_cover_exactly() {

@@ -5,6 +5,7 @@
 //! parallel over query blocks with rayon.
 
 mod bin;
+mod codes;
 mod kde_lse;
 mod knn;
 mod pairwise;
@@ -13,6 +14,11 @@ mod tile;
 
 pub use knn::KList;
 pub use tile::Isa;
+
+/// Reference rows per panel of the f32 tile (squared-Euclidean scans, `kde_lse`, `pairwise`).
+pub const F32_PANEL_ROWS: usize = tile::LANES;
+/// Reference rows per panel of one-byte codes (max-norm `knn` and `radius_count`).
+pub const CODE_PANEL_ROWS: usize = codes::CL;
 
 use super::plan::{KernelKind, Limits, TilePlan};
 use super::{checks, Backend, BinOut, Binning, CountSpec, Kernels, KnnOut, KnnSpec, Metric, Rows};

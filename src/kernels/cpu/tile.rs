@@ -181,8 +181,41 @@ pub(super) struct Panels {
     /// Position in `order` of each panel's first lane (lane `l` holds `order[start + l]`).
     pub start: Vec<u32>,
     /// Range of the sort coordinate per panel (meaningless when unsorted).
+    pub keys: Keys,
+}
+
+/// The range of the sort coordinate held by each panel, ascending along the
+/// sorted order: what [`Scan`] bounds the distances with.
+#[derive(Default)]
+pub(super) struct Keys {
     pub lo: Vec<f32>,
     pub hi: Vec<f32>,
+}
+
+impl Keys {
+    /// The range of panel `start..end` of `order` along column `key` (unbounded when unsorted).
+    pub fn push(
+        &mut self,
+        r: Rows<'_>,
+        order: &[u32],
+        start: usize,
+        end: usize,
+        key: Option<usize>,
+    ) {
+        let (lo, hi) = match key {
+            Some(s) => (
+                r.row(order[start] as usize)[s],
+                r.row(order[end - 1] as usize)[s],
+            ),
+            None => (f32::NEG_INFINITY, f32::INFINITY),
+        };
+        self.lo.push(lo);
+        self.hi.push(hi);
+    }
+
+    pub fn count(&self) -> usize {
+        self.lo.len()
+    }
 }
 
 impl Panels {
@@ -196,8 +229,7 @@ impl Panels {
             idx: Vec::new(),
             len: Vec::new(),
             start: Vec::new(),
-            lo: Vec::new(),
-            hi: Vec::new(),
+            keys: Keys::default(),
         };
         let n_panels: usize = plan.ref_blocks().map(|b| b.len().div_ceil(LANES)).sum();
         p.data.reserve(n_panels * d * LANES);
@@ -215,15 +247,7 @@ impl Panels {
                         p.data[base + c * LANES + l] = v;
                     }
                 }
-                let (lo, hi) = match key {
-                    Some(s) => (
-                        r.row(order[start] as usize)[s],
-                        r.row(order[end - 1] as usize)[s],
-                    ),
-                    None => (f32::NEG_INFINITY, f32::INFINITY),
-                };
-                p.lo.push(lo);
-                p.hi.push(hi);
+                p.keys.push(r, order, start, end, key);
                 p.len.push((end - start) as u8);
                 p.start.push(start as u32);
                 start = end;
@@ -247,11 +271,48 @@ impl Panels {
     }
 }
 
-/// The column with the widest range: the sort coordinate of the box-assisted scan.
-/// The set-up shared by the pruned scans (`knn`, `radius_count`): references
-/// sorted along their widest column and packed into panels, queries in the
-/// same order (the references' own order when they are the same rows), and
-/// the work units: query blocks of the plan cut into runs of `unit` rows.
+/// The order shared by the pruned scans (`knn`, `radius_count`): references
+/// sorted along their widest column `key`, queries in the same order (the
+/// references' own order when they are the same rows), and the work units:
+/// query blocks of the plan cut into runs of `unit` rows.
+pub(super) struct ScanOrder<'a> {
+    pub key: usize,
+    pub r_order: Vec<u32>,
+    pub queries: QueryTiles<'a>,
+    pub units: Vec<std::ops::Range<usize>>,
+}
+
+impl<'a> ScanOrder<'a> {
+    pub fn new(plan: &TilePlan, q: Rows<'a>, r: Rows<'_>, same_rows: bool, unit: usize) -> Self {
+        let key = sort_column(r);
+        let r_order = sorted_order(r, key);
+        let queries = QueryTiles {
+            q,
+            order: if same_rows {
+                r_order.clone()
+            } else {
+                sorted_order(q, key)
+            },
+            key: Some(key),
+        };
+        let units = plan
+            .query_blocks()
+            .flat_map(|b| {
+                (b.start..b.end)
+                    .step_by(unit)
+                    .map(move |u| u..(u + unit).min(b.end))
+            })
+            .collect();
+        ScanOrder {
+            key,
+            r_order,
+            queries,
+            units,
+        }
+    }
+}
+
+/// [`ScanOrder`] with the references packed into f32 panels.
 pub(super) fn sorted_scan<'a>(
     plan: &TilePlan,
     q: Rows<'a>,
@@ -259,29 +320,12 @@ pub(super) fn sorted_scan<'a>(
     same_rows: bool,
     unit: usize,
 ) -> (Panels, QueryTiles<'a>, Vec<std::ops::Range<usize>>) {
-    let s = sort_column(r);
-    let r_order = sorted_order(r, s);
-    let panels = Panels::pack(r, &r_order, plan, Some(s));
-    let queries = QueryTiles {
-        q,
-        order: if same_rows {
-            r_order
-        } else {
-            sorted_order(q, s)
-        },
-        key: Some(s),
-    };
-    let units = plan
-        .query_blocks()
-        .flat_map(|b| {
-            (b.start..b.end)
-                .step_by(unit)
-                .map(move |u| u..(u + unit).min(b.end))
-        })
-        .collect();
-    (panels, queries, units)
+    let o = ScanOrder::new(plan, q, r, same_rows, unit);
+    let panels = Panels::pack(r, &o.r_order, plan, Some(o.key));
+    (panels, o.queries, o.units)
 }
 
+/// The column with the widest range: the sort coordinate of the box-assisted scan.
 pub(super) fn sort_column(r: Rows<'_>) -> usize {
     let d = r.d();
     let mut lo = vec![f32::INFINITY; d];
@@ -365,59 +409,6 @@ pub(super) fn tile(
     }
 }
 
-/// Coordinates between the early-exit checks of [`tile_within`].
-const CHUNK: usize = 8;
-
-/// Like [`tile`], but gives up (returns `false`, `out` undefined) as soon as a
-/// partial distance already exceeds `reach[t]` for every query `t` and lane:
-/// a max-norm only grows with more coordinates, so no pair of the panel can be
-/// within reach. The check runs once per [`CHUNK`] coordinates so the lanes stay
-/// in vector registers. Squared-Euclidean metrics run the full tile.
-#[inline(always)]
-pub(super) fn tile_within(
-    metric: &TileMetric,
-    q: &[&[f32]; QT],
-    panel: &[f32],
-    d: usize,
-    reach: &[f32; QT],
-    out: &mut [[f32; LANES]; QT],
-) -> bool {
-    if !matches!(metric, TileMetric::Chebyshev) || d <= CHUNK {
-        tile(metric, q, panel, d, out);
-        return true;
-    }
-    assert!(panel.len() == d * LANES && q.iter().all(|r| r.len() == d));
-    let mut acc = [[0f32; LANES]; QT];
-    let mut c0 = 0;
-    while c0 < d {
-        let c1 = (c0 + CHUNK).min(d);
-        for c in c0..c1 {
-            let r: &[f32; LANES] = panel[c * LANES..(c + 1) * LANES].try_into().unwrap();
-            for t in 0..QT {
-                let qv = q[t][c];
-                for l in 0..LANES {
-                    let x = (qv - r[l]).abs();
-                    acc[t][l] = if x > acc[t][l] { x } else { acc[t][l] };
-                }
-            }
-        }
-        c0 = c1;
-        if c0 < d {
-            let mut any = false;
-            for t in 0..QT {
-                for l in 0..LANES {
-                    any |= acc[t][l] <= reach[t];
-                }
-            }
-            if !any {
-                return false;
-            }
-        }
-    }
-    *out = acc;
-    true
-}
-
 /// Queries sorted like the references, grouped in tiles of [`QT`].
 pub(super) struct QueryTiles<'a> {
     pub q: Rows<'a>,
@@ -463,29 +454,27 @@ pub(super) struct Scan {
 impl Scan {
     /// Starts at the panel where the tile's sort-coordinate range `(lo, hi)` begins.
     #[inline(always)]
-    pub fn new(panels: &Panels, (lo, hi): (f32, f32)) -> Scan {
-        let start = panels.lo.partition_point(|&v| v <= lo).saturating_sub(1);
+    pub fn new(keys: &Keys, (lo, hi): (f32, f32)) -> Scan {
+        let start = keys.lo.partition_point(|&v| v <= lo).saturating_sub(1);
         Scan {
             lo,
             hi,
             left: start,
             right: start + 1,
-            first: (panels.count() > 0).then_some(start),
+            first: (keys.count() > 0).then_some(start),
         }
     }
 
     /// The next panel to visit given the largest threshold of the tile's queries
     /// now (a k-th distance shrinks as neighbours are found; a radius stays).
     #[inline(always)]
-    pub fn next(&mut self, panels: &Panels, metric: &TileMetric, threshold: f32) -> Option<usize> {
+    pub fn next(&mut self, keys: &Keys, metric: &TileMetric, threshold: f32) -> Option<usize> {
         if let Some(f) = self.first.take() {
             return Some(f);
         }
-        let np = panels.count();
-        let bl =
-            (self.left > 0).then(|| metric.bound((self.lo - panels.hi[self.left - 1]).max(0.0)));
-        let br =
-            (self.right < np).then(|| metric.bound((panels.lo[self.right] - self.hi).max(0.0)));
+        let np = keys.count();
+        let bl = (self.left > 0).then(|| metric.bound((self.lo - keys.hi[self.left - 1]).max(0.0)));
+        let br = (self.right < np).then(|| metric.bound((keys.lo[self.right] - self.hi).max(0.0)));
         let (go_left, b) = match (bl, br) {
             (None, None) => return None,
             (Some(a), None) => (true, a),
