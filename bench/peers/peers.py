@@ -196,6 +196,8 @@ def main():
     ap.add_argument("--skip", default="", help="comma-separated peers to leave out")
     ap.add_argument("--cap", type=float, default=200.0,
                     help="seconds a peer may take per case (extrapolated; killed after 2x)")
+    ap.add_argument("--only", default="",
+                    help="comma-separated case names to run (e.g. ksg1_n64000_d10x10); default all")
     ap.add_argument("--out", default=os.path.join(HERE, "results.md"))
     ap.add_argument("--benchmarks", default=None,
                     help="BENCHMARKS.md to update between the peers markers")
@@ -208,6 +210,13 @@ def main():
         c["name"] = f"{c['kind']}_n{c['n']}_d{dims.replace('+', 'x')}"
         c["dims"] = dims
         c["seed"] = 100 + c["n"] + 7 * c["d"] + {"ksg1": 0, "kl": 1, "mixed": 2}[c["kind"]]
+    only = set(filter(None, a.only.split(",")))
+    if only:
+        cases = [c for c in cases if c["name"] in only]
+        if not cases:
+            sys.exit(f"--only matched no case of the {a.sweep} sweep")
+        if a.benchmarks:
+            sys.exit("--only runs part of a sweep: it does not rewrite the BENCHMARKS.md table")
     gen(cases)
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [

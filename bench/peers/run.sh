@@ -4,6 +4,8 @@
 # BENCHMARKS.md between the peers markers.
 #
 # Usage: bench/peers/run.sh [quick|full] [--skip peer,...] [--cap SECONDS]
+#        bench/peers/run.sh full --only ksg1_n64000_d10x10[,CASE...]   (part of the full sweep;
+#        the table goes to bench/peers/results.md only, BENCHMARKS.md is left as it is)
 # PEERS_VENV=DIR uses (or creates) the virtual environment there instead of bench/peers/.venv.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,6 +20,8 @@ fi
   || { echo "peers venv $venv lacks a peer; remove it to rebuild" >&2; exit 2; }
 cargo build --release --quiet
 extra=()
-if [ "$sweep" = full ]; then extra=(--benchmarks "$PWD/BENCHMARKS.md"); fi
+if [ "$sweep" = full ] && [[ " $* " != *" --only "* ]]; then
+  extra=(--benchmarks "$PWD/BENCHMARKS.md")
+fi
 "$venv/bin/python" "$here/peers.py" --binary "$PWD/target/release/infoplane" --sweep "$sweep" \
   --command "bench/peers/run.sh $sweep${*:+ $*}" "${extra[@]}" "$@"
