@@ -5,6 +5,8 @@
 //! no output file. Rows for unusual but valid input check that the result is
 //! finite and that the diagnostics say what happened.
 
+mod common;
+
 use infoplane::estimators::{Discrete, KnnEntropy, Ksg, Symbols};
 use infoplane::io;
 use infoplane::{Dataset, Engine, Error};
@@ -71,22 +73,7 @@ impl Dir {
     }
 }
 
-fn npy_bytes(descr: &str, shape: &str, fortran: bool, payload: &[u8]) -> Vec<u8> {
-    let dict = format!(
-        "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
-        if fortran { "True" } else { "False" }
-    );
-    let mut h = dict.into_bytes();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(b' ');
-    }
-    h.push(b'\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(&h);
-    out.extend_from_slice(payload);
-    out
-}
+use common::npy_bytes;
 
 fn randn(len: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

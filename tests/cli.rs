@@ -2,6 +2,8 @@
 //! with every estimator and output format, array specs inside archives,
 //! exit statuses, `devices`, and `--help`.
 
+mod common;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -59,17 +61,7 @@ fn npy_f32(path: &Path, data: &[f32], shape: &[usize]) {
 }
 
 fn npy_raw(path: &Path, descr: &str, shape: &str, payload: &[u8]) {
-    let mut h =
-        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}").into_bytes();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(b' ');
-    }
-    h.push(b'\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(&h);
-    out.extend_from_slice(payload);
-    std::fs::write(path, out).unwrap();
+    std::fs::write(path, common::npy_bytes(descr, shape, false, payload)).unwrap();
 }
 
 struct Fixture {

@@ -4,6 +4,8 @@
 //! device, at the next adapter request on this thread, or for the command
 //! line through `INFOPLANE_TEST_FAULT`.
 
+mod common;
+
 use infoplane::kernels::gpu::{inject_at_open, Fault, GpuKernels};
 use infoplane::kernels::{
     gpu_engine_for_tests, Backend, Boundary, CountSpec, Engine, Kernels, KnnSpec, Metric, Rows,
@@ -152,17 +154,7 @@ fn cli(args: &[&str], fault: bool) -> std::process::Output {
 }
 
 fn write_npy(path: &std::path::Path, v: &[f32], n: usize, d: usize) {
-    let mut h =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, {d}), }}").into_bytes();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(b' ');
-    }
-    h.push(b'\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    b.extend_from_slice(&h);
-    b.extend(v.iter().flat_map(|x| x.to_le_bytes()));
-    std::fs::write(path, b).unwrap();
+    common::write_npy_f32(path, v, n, d);
 }
 
 /// The same fault on the command line (`INFOPLANE_TEST_FAULT=adapter_request`,

@@ -7,6 +7,8 @@
 //!
 //! Case count: `PROPTEST_CASES` (default 24: each case starts the binary).
 
+mod common;
+
 use proptest::prelude::*;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -16,19 +18,7 @@ struct Files {
     paths: Vec<String>,
 }
 
-fn npy_f32(v: &[f32], shape: &str) -> Vec<u8> {
-    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-    let mut h = dict.into_bytes();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(b' ');
-    }
-    h.push(b'\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(&h);
-    out.extend(v.iter().flat_map(|x| x.to_le_bytes()));
-    out
-}
+use common::npy_f32;
 
 fn files() -> &'static Files {
     static F: OnceLock<Files> = OnceLock::new();

@@ -7,22 +7,14 @@
 //! Case counts: `PROPTEST_CASES` (default 64 here so the normal test run stays
 //! within seconds); `fuzz/run.sh` raises it.
 
+mod common;
+
 use infoplane::io;
 use proptest::prelude::*;
 use std::io::Write;
 
 fn npy(descr: &str, shape: &str, payload: &[u8]) -> Vec<u8> {
-    let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    let mut h = dict.into_bytes();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(b' ');
-    }
-    h.push(b'\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(&h);
-    out.extend_from_slice(payload);
-    out
+    common::npy_bytes(descr, shape, false, payload)
 }
 
 fn seed_npy() -> Vec<u8> {

@@ -3,6 +3,8 @@
 //! `.safetensors`, CSV with and without a header, and malformed files, which
 //! must give an error naming the file (never a panic).
 
+mod common;
+
 use infoplane::io::{self, load, Array};
 use infoplane::Error;
 use std::io::Write;
@@ -11,21 +13,9 @@ use std::path::{Path, PathBuf};
 /// The test matrix: 3 rows × 2 columns, C order.
 const M: [[f64; 2]; 3] = [[1.0, -2.0], [3.0, 4.0], [-5.0, 6.0]];
 
+/// The `.npy` header alone (the data follows).
 fn header(descr: &str, fortran: bool, shape: &str) -> Vec<u8> {
-    let dict = format!(
-        "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
-        if fortran { "True" } else { "False" }
-    );
-    // NumPy pads the header with spaces and a newline to a multiple of 64 bytes.
-    let mut h = dict.into_bytes();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(b' ');
-    }
-    h.push(b'\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(&h);
-    out
+    common::npy_bytes(descr, shape, fortran, &[])
 }
 
 /// The values of `M` in the given memory order.

@@ -9,6 +9,8 @@
 //! full run and some timed from the moment the output folder first changes,
 //! so that they land while the outputs are being written.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -352,21 +354,7 @@ fn sigkill_at_any_point_leaves_old_or_complete_outputs() {
     );
 }
 
-fn write_npy_f32(path: &Path, v: &[f32], n: usize, d: usize) {
-    let mut h =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, {d}), }}").into_bytes();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(b' ');
-    }
-    h.push(b'\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    b.extend_from_slice(&h);
-    for x in v {
-        b.extend_from_slice(&x.to_le_bytes());
-    }
-    std::fs::write(path, b).unwrap();
-}
+use common::write_npy_f32;
 
 /// Every file under `dir`: bytes, modification time and permissions.
 fn fingerprint(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime, String)> {

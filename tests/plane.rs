@@ -1,6 +1,8 @@
 //! `infoplane plane`: a reduced built-in experiment, and saved runs in both
 //! documented layouts (a folder per epoch; one archive per epoch).
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -17,17 +19,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn npy_bytes(descr: &str, shape: &str, payload: &[u8]) -> Vec<u8> {
-    let mut h =
-        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}").into_bytes();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(b' ');
-    }
-    h.push(b'\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(&h);
-    out.extend_from_slice(payload);
-    out
+    common::npy_bytes(descr, shape, false, payload)
 }
 
 fn f32_npy(data: &[f32], n: usize, d: usize) -> Vec<u8> {
