@@ -5,7 +5,9 @@
 //! metric, both boundaries, exclude-self on and off, tiny plan limits (many
 //! blocks, short panels) and sizes that are not multiples of the tile.
 
-use infoplane::kernels::cpu::{CpuKernels, Isa, KList};
+mod common;
+
+use infoplane::kernels::cpu::{CpuKernels, Isa};
 use infoplane::kernels::plan::{lse_combine, Limits};
 use infoplane::kernels::{tolerance, Boundary, CountSpec, Kernels, KnnSpec, Metric, Norm, Rows};
 use rand::{Rng, SeedableRng};
@@ -13,36 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 // ---- the simple twins (reference) ------------------------------------------
 
-fn knn_ref(q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> (Vec<f32>, Vec<u32>) {
-    let mut kth = Vec::new();
-    let mut idx = Vec::new();
-    for i in 0..q.n() {
-        let mut list = KList::new(spec.k);
-        for j in 0..r.n() {
-            if spec.exclude_self && i == j {
-                continue;
-            }
-            list.offer(spec.metric.distance(q.row(i), r.row(j)), j as u32);
-        }
-        kth.push(list.worst());
-        idx.extend_from_slice(list.indices());
-    }
-    (kth, idx)
-}
-
-fn count_ref(q: Rows<'_>, r: Rows<'_>, radii: &[f32], spec: &CountSpec) -> Vec<u32> {
-    (0..q.n())
-        .map(|i| {
-            (0..r.n())
-                .filter(|&j| !(spec.exclude_self && i == j))
-                .filter(|&j| {
-                    spec.boundary
-                        .admits(spec.metric.distance(q.row(i), r.row(j)), radii[i])
-                })
-                .count() as u32
-        })
-        .collect()
-}
+use common::{count_brute as count_ref, knn_brute as knn_ref};
 
 fn kde_ref(q: Rows<'_>, r: Rows<'_>, scale: f32, exclude_self: bool) -> Vec<f32> {
     let metric = Metric::sq_euclidean();

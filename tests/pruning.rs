@@ -7,7 +7,9 @@
 //! panel, tiny n, high d, radii exactly on distances or degenerate; on both
 //! plan shapes, every vector path of the machine, and 1 and 2 threads.
 
-use infoplane::kernels::cpu::{CpuKernels, Isa, KList};
+mod common;
+
+use infoplane::kernels::cpu::{CpuKernels, Isa};
 use infoplane::kernels::plan::Limits;
 use infoplane::kernels::{Boundary, CountSpec, Kernels, KnnSpec, Metric, Norm, Rows};
 use rand::{Rng, SeedableRng};
@@ -15,35 +17,7 @@ use rand_chacha::ChaCha8Rng;
 
 // ---- the brute force ---------------------------------------------------------
 
-fn knn_brute(q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> (Vec<f32>, Vec<u32>) {
-    let mut kth = Vec::new();
-    let mut idx = Vec::new();
-    for i in 0..q.n() {
-        let mut list = KList::new(spec.k);
-        for j in 0..r.n() {
-            if !(spec.exclude_self && i == j) {
-                list.offer(spec.metric.distance(q.row(i), r.row(j)), j as u32);
-            }
-        }
-        kth.push(list.worst());
-        idx.extend_from_slice(list.indices());
-    }
-    (kth, idx)
-}
-
-fn count_brute(q: Rows<'_>, r: Rows<'_>, radii: &[f32], spec: &CountSpec) -> Vec<u32> {
-    (0..q.n())
-        .map(|i| {
-            (0..r.n())
-                .filter(|&j| !(spec.exclude_self && i == j))
-                .filter(|&j| {
-                    spec.boundary
-                        .admits(spec.metric.distance(q.row(i), r.row(j)), radii[i])
-                })
-                .count() as u32
-        })
-        .collect()
-}
+use common::{count_brute, knn_brute};
 
 // ---- the data ------------------------------------------------------------------
 
