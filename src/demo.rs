@@ -131,8 +131,7 @@ impl DemoConfig {
     /// Host bytes the run holds, an upper bound from the shapes: the inputs
     /// (an f32 and an f64 copy), one forward pass over every input while
     /// recording, and every layer's f32 activations at each recorded epoch
-    /// (at most min(records, epochs + 1) of them, before the log spacing
-    /// merges some).
+    /// (min(records, epochs + 1) of them).
     pub fn host_bytes(&self) -> u64 {
         let n = 1u64 << BITS;
         let units: u64 = WIDTHS[1..].iter().sum::<usize>() as u64;
@@ -229,25 +228,30 @@ pub fn szt_data() -> (Vec<f32>, Vec<u32>) {
     (x, y)
 }
 
-/// Recorded epochs: `records` points spaced evenly in log(1 + epoch) from 0 to `epochs`, deduplicated.
+/// Recorded epochs: exactly min(`records`, `epochs` + 1) distinct epochs,
+/// spaced evenly in log(1 + epoch) from 0 to `epochs`.
 ///
-/// Epoch e takes the points whose t = log(1 + epoch) rounds to it, an
-/// interval of t at least ½ / (epochs + 1) wide. Once the points are closer
-/// than that (`records − 1 > 2 · log(1 + epochs) · (epochs + 1)`, with 1 %
-/// to spare), every epoch is recorded; that case is answered without
-/// generating the points, so a huge `records` costs nothing.
+/// Point i sits at t_i = log(1 + epochs) · i / (m − 1) and takes the epoch
+/// nearest to e^{t_i} − 1; where rounding would give an epoch already taken
+/// (the first few points are closer than one epoch apart), it takes the next
+/// free one, never so far that the later points run out of epochs. So the
+/// early epochs are recorded one by one, the later ones on the log scale, and
+/// `--records 30` records 30 epochs. When `records` ≥ `epochs` + 1, every
+/// epoch is recorded (answered without generating points, so a huge
+/// `records` costs nothing).
 pub fn record_epochs(epochs: usize, records: usize) -> Vec<usize> {
-    let top = (epochs as f64 + 1.0).ln();
-    if records.saturating_sub(1) as f64 > 2.02 * top * (epochs as f64 + 1.0) {
+    if records > epochs || epochs == 0 {
         return (0..=epochs).collect();
     }
-    let mut out: Vec<usize> = Vec::new();
-    for i in 0..records {
-        let t = top * i as f64 / (records.max(2) - 1) as f64;
-        let e = ((t.exp() - 1.0).round() as usize).min(epochs);
-        if out.last() != Some(&e) {
-            out.push(e);
-        }
+    let m = records.max(2);
+    let top = (epochs as f64 + 1.0).ln();
+    let mut out: Vec<usize> = Vec::with_capacity(m);
+    for i in 0..m {
+        let t = top * i as f64 / (m - 1) as f64;
+        let near = (t.exp() - 1.0).round() as usize;
+        let lowest = out.last().map_or(0, |&e| e + 1);
+        let highest = epochs - (m - 1 - i);
+        out.push(near.clamp(lowest, highest));
     }
     out
 }
@@ -497,6 +501,31 @@ mod tests {
         assert_eq!(e[0], 0);
         assert_eq!(*e.last().unwrap(), 1000);
         assert!(e.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// `--records N` records N epochs (the default run recorded 28 of its 30:
+    /// the first log-spaced points rounded to the same epochs and were merged).
+    #[test]
+    fn regression_records_asked_are_records_made() {
+        let d = DemoConfig::default();
+        assert_eq!(record_epochs(d.epochs, d.records).len(), 30);
+        for (epochs, records) in [(2000, 30), (2000, 2), (300, 30), (40, 5), (40, 41), (5, 6)] {
+            let e = record_epochs(epochs, records);
+            assert_eq!(
+                e.len(),
+                records.min(epochs + 1),
+                "{epochs} epochs, {records}"
+            );
+            assert_eq!((e[0], *e.last().unwrap()), (0, epochs));
+            assert!(e.windows(2).all(|w| w[0] < w[1]), "{e:?}");
+        }
+        // Past the crowded start the points are the log-spaced ones.
+        let top = 2001f64.ln();
+        let e = record_epochs(2000, 30);
+        for (i, &ep) in e.iter().enumerate().skip(15) {
+            let want = ((top * i as f64 / 29.0).exp() - 1.0).round() as usize;
+            assert_eq!(ep, want, "point {i}");
+        }
     }
 
     /// A huge `--records` used to allocate one entry per point first (a
