@@ -34,20 +34,27 @@ use crate::report::PlaneRow;
 use std::path::{Path, PathBuf};
 
 /// The estimators `plane --estimators` accepts.
+///
+/// Names follow `mi`/`entropy` where the estimator is the same: `binned`
+/// (with `--binning equal|adaptive`), `kde`, `mixed`. The CSV `estimator`
+/// value of each row ([`PlaneMethod::label`]) is a contract and keeps its
+/// old spelling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlaneMethod {
-    /// Shwartz-Ziv & Tishby: `bins` equal bins on [lo, hi] (default 30 on [−1, 1]); row `binned`.
+    /// Shwartz-Ziv & Tishby: `bins` equal bins on a range (see [`BinRange`]); row `binned`.
     Binned,
     /// Equal-mass bins per layer (Chelombiev et al. 2019); row `binned_adaptive`.
     Adaptive,
     /// Kolchinsky–Tracey KDE bounds (upper in `i_xt`…, lower in `*_lower`); row `kde`.
     Kde,
-    /// Kozachenko–Leonenko H(T) and Ross's mixed kNN I(T;Y) (KSG family); row `ksg`.
+    /// Ross's mixed kNN I(T;Y) (`mi --estimator mixed`), Kozachenko–Leonenko
+    /// H(T) (`entropy --estimator kl`) and the plug-in I(X;T) of the exact
+    /// activation patterns; canonical name `mixed`, row `ksg`.
     Ksg,
 }
 
 impl PlaneMethod {
-    /// The `estimator` column of its rows.
+    /// The `estimator` column of its rows (a contract: unchanged).
     pub fn label(self) -> &'static str {
         match self {
             PlaneMethod::Binned => "binned",
@@ -56,25 +63,77 @@ impl PlaneMethod {
             PlaneMethod::Ksg => "ksg",
         }
     }
+
+    /// The name `--estimators` documents for it (the `mi`/`entropy` vocabulary;
+    /// with `--binning` for the two binnings).
+    pub fn name(self) -> &'static str {
+        match self {
+            PlaneMethod::Binned => "binned --binning equal",
+            PlaneMethod::Adaptive => "binned --binning adaptive",
+            PlaneMethod::Kde => "kde",
+            PlaneMethod::Ksg => "mixed",
+        }
+    }
 }
 
-/// Parses `binned,kde,ksg`. `binned` means both binnings (SZT and adaptive);
-/// `szt` and `adaptive` pick one; `knn` is a synonym of `ksg`.
+/// Which binnings `binned` stands for (`plane --binning`; `mi --binning` has
+/// the same values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BinningChoice {
+    /// Both rows, `binned` and `binned_adaptive` (the default of `plane`).
+    #[default]
+    Both,
+    /// Equal bins on a range only (row `binned`).
+    Equal,
+    /// Equal-mass bins only (row `binned_adaptive`).
+    Adaptive,
+}
+
+/// The names `plane --estimators` accepts, canonical first, for messages.
+pub const METHOD_NAMES: &str =
+    "binned, kde, mixed (aliases: szt, adaptive, binned_adaptive, ksg, knn)";
+
+/// Parses `binned,kde,mixed`: `binned` is both binnings (SZT's equal bins and
+/// the adaptive ones); `mixed` is the kNN row. The older names stay: `szt`
+/// (equal bins only), `adaptive`/`binned_adaptive` (adaptive only), `ksg` and
+/// `knn` (the kNN row).
 pub fn parse_methods(s: &str) -> Result<Vec<PlaneMethod>> {
+    parse_methods_with(s, BinningChoice::Both)
+}
+
+/// [`parse_methods`], with `binned` restricted to one binning by `binning`
+/// (`plane --estimators binned --binning adaptive`, as `mi --estimator
+/// binned --binning adaptive`).
+pub fn parse_methods_with(s: &str, binning: BinningChoice) -> Result<Vec<PlaneMethod>> {
     let mut out = Vec::new();
+    let binned: &[PlaneMethod] = match binning {
+        BinningChoice::Both => &[PlaneMethod::Binned, PlaneMethod::Adaptive],
+        BinningChoice::Equal => &[PlaneMethod::Binned],
+        BinningChoice::Adaptive => &[PlaneMethod::Adaptive],
+    };
     for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let add: &[PlaneMethod] = match name {
-            "binned" => &[PlaneMethod::Binned, PlaneMethod::Adaptive],
+            "binned" => binned,
             "szt" => &[PlaneMethod::Binned],
             "adaptive" | "binned_adaptive" => &[PlaneMethod::Adaptive],
             "kde" => &[PlaneMethod::Kde],
-            "ksg" | "knn" => &[PlaneMethod::Ksg],
-            other => {
+            "mixed" | "ksg" | "knn" => &[PlaneMethod::Ksg],
+            "ksg1" | "ksg2" | "kl" => {
                 return Err(Error::param(
                     "estimators",
                     format!(
-                        "unknown estimator `{other}`: expected binned, szt, adaptive, kde or ksg"
+                        "`{name}` is not a plane estimator: the plane's kNN row is `mixed` \
+                         (Ross's I(T;Y) with the labels as the discrete side, as `mi --estimator \
+                         mixed`; Kozachenko-Leonenko H(T), as `entropy --estimator kl`; I(X;T) \
+                         over the exact activation patterns, since a layer is a function of \
+                         its input). Expected {METHOD_NAMES}"
                     ),
+                ))
+            }
+            other => {
+                return Err(Error::param(
+                    "estimators",
+                    format!("unknown estimator `{other}`: expected {METHOD_NAMES}"),
                 ))
             }
         };
@@ -90,6 +149,91 @@ pub fn parse_methods(s: &str) -> Result<Vec<PlaneMethod>> {
     Ok(out)
 }
 
+/// The range the `binned` row's equal bins span, per layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BinRange {
+    /// One `[lo, hi]` for every layer (`--range LO,HI`; the tanh experiment's
+    /// [−1, 1], Shwartz-Ziv & Tishby's). Values outside are clamped into the
+    /// end bins, counted per row (`clamped`) and warned about.
+    Fixed {
+        /// Lower end.
+        lo: f32,
+        /// Upper end.
+        hi: f32,
+    },
+    /// Each layer's own range over the whole run, `[min(0, min), max]` of its
+    /// activations over every epoch (Saxe et al. 2018: per layer, over the
+    /// run), found by a first pass over the epochs. Nothing is clamped, the
+    /// bins are the same at every epoch of a layer, and scaling a layer
+    /// scales its bins with it.
+    Observed,
+}
+
+impl BinRange {
+    /// `fixed` or `observed`, for the settings record.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            BinRange::Fixed { .. } => "fixed",
+            BinRange::Observed => "observed",
+        }
+    }
+}
+
+/// A layer's binning range and what it covered, for the record.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LayerRange {
+    /// Layer name.
+    pub layer: String,
+    /// Lower end of the equal bins.
+    pub lo: f32,
+    /// Upper end of the equal bins.
+    pub hi: f32,
+    /// Smallest activation of the layer over every epoch computed.
+    pub min: f32,
+    /// Largest activation of the layer over every epoch computed.
+    pub max: f32,
+    /// Values outside `[lo, hi]`, clamped into the end bins, summed over the epochs.
+    pub clamped: usize,
+    /// Values binned, summed over the epochs (n × d per epoch).
+    pub values: usize,
+}
+
+impl LayerRange {
+    fn observed(layer: &str) -> LayerRange {
+        LayerRange {
+            layer: layer.to_string(),
+            lo: 0.0,
+            hi: 0.0,
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
+            clamped: 0,
+            values: 0,
+        }
+    }
+
+    fn include(&mut self, t: &Dataset) {
+        for &v in t.values() {
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+    }
+
+    /// `[min(0, min), max]`; a layer with one value everywhere gets a width of
+    /// 1 above it (every row then falls in one bin, whatever the width).
+    fn settle_observed(&mut self) {
+        self.lo = self.min.min(0.0);
+        self.hi = self.max;
+        if self.hi <= self.lo {
+            self.hi = self.lo + 1.0;
+        }
+    }
+}
+
+/// Values of `t` outside `[lo, hi]` (those the equal bins clamp).
+pub fn count_outside(t: &Dataset, lo: f32, hi: f32) -> usize {
+    t.values().iter().filter(|&&v| v < lo || v > hi).count()
+}
+
 /// Settings of a plane computation.
 #[derive(Clone, Debug)]
 pub struct PlaneOptions {
@@ -97,13 +241,13 @@ pub struct PlaneOptions {
     pub methods: Vec<PlaneMethod>,
     /// Bins for `binned` and `binned_adaptive`.
     pub bins: u32,
-    /// Range of the `binned` bins.
-    pub range: (f32, f32),
+    /// Range of the `binned` bins (default: each layer's observed range).
+    pub range: BinRange,
     /// KDE noise variance σ² (None: the estimator's documented default).
     pub sigma2: Option<f64>,
-    /// Neighbour rank for `ksg`.
+    /// Neighbour rank for the kNN row.
     pub k: usize,
-    /// Seed of the tie-breaking noise for `ksg`.
+    /// Seed of the tie-breaking noise of the kNN row.
     pub seed: u64,
     /// Units of every value.
     pub units: Units,
@@ -114,7 +258,7 @@ impl Default for PlaneOptions {
         PlaneOptions {
             methods: vec![PlaneMethod::Binned, PlaneMethod::Adaptive, PlaneMethod::Kde],
             bins: 30,
-            range: (-1.0, 1.0),
+            range: BinRange::Observed,
             sigma2: None,
             k: 3,
             seed: 0,
@@ -124,46 +268,67 @@ impl Default for PlaneOptions {
 }
 
 impl PlaneOptions {
-    /// The checked estimator of each method.
+    /// The checked estimator of each method (`binned` on the fixed range, or
+    /// on [−1, 1] as a stand-in until a layer's observed range is known).
     pub fn layer_methods(&self) -> Result<Vec<(PlaneMethod, LayerMethod)>> {
+        let range = match self.range {
+            BinRange::Fixed { lo, hi } => (lo, hi),
+            BinRange::Observed => (-1.0, 1.0),
+        };
         self.methods
             .iter()
-            .map(|&m| {
-                let lm = match m {
-                    PlaneMethod::Binned => LayerMethod::Binned(
-                        Binned::params()
-                            .scheme(BinScheme::EqualRange {
-                                lo: self.range.0,
-                                hi: self.range.1,
-                                bins: self.bins,
-                            })
-                            .units(self.units)
-                            .check()?,
-                    ),
-                    PlaneMethod::Adaptive => LayerMethod::Binned(
-                        Binned::params()
-                            .scheme(BinScheme::Adaptive { bins: self.bins })
-                            .units(self.units)
-                            .check()?,
-                    ),
-                    PlaneMethod::Kde => {
-                        let mut p = Kde::params().units(self.units);
-                        if let Some(v) = self.sigma2 {
-                            p = p.variance(v);
-                        }
-                        LayerMethod::Kde(p.check()?)
-                    }
-                    PlaneMethod::Ksg => LayerMethod::Knn(
-                        Mixed::params()
-                            .k(self.k)
-                            .seed(self.seed)
-                            .units(self.units)
-                            .check()?,
-                    ),
-                };
-                Ok((m, lm))
-            })
+            .map(|&m| Ok((m, self.layer_method(m, range)?)))
             .collect()
+    }
+
+    /// The checked estimator of `m`, with `range` for the equal bins.
+    fn layer_method(&self, m: PlaneMethod, range: (f32, f32)) -> Result<LayerMethod> {
+        Ok(match m {
+            PlaneMethod::Binned => LayerMethod::Binned(
+                Binned::params()
+                    .scheme(BinScheme::EqualRange {
+                        lo: range.0,
+                        hi: range.1,
+                        bins: self.bins,
+                    })
+                    .units(self.units)
+                    .check()?,
+            ),
+            PlaneMethod::Adaptive => LayerMethod::Binned(
+                Binned::params()
+                    .scheme(BinScheme::Adaptive { bins: self.bins })
+                    .units(self.units)
+                    .check()?,
+            ),
+            PlaneMethod::Kde => {
+                let mut p = Kde::params().units(self.units);
+                if let Some(v) = self.sigma2 {
+                    p = p.variance(v);
+                }
+                LayerMethod::Kde(p.check()?)
+            }
+            PlaneMethod::Ksg => LayerMethod::Knn(
+                Mixed::params()
+                    .k(self.k)
+                    .seed(self.seed)
+                    .units(self.units)
+                    .check()?,
+            ),
+        })
+    }
+
+    /// The KDE noise variance the `kde` row uses (the default when not set).
+    pub fn kde_variance(&self) -> Result<f64> {
+        let mut p = Kde::params();
+        if let Some(v) = self.sigma2 {
+            p = p.variance(v);
+        }
+        Ok(p.check()?.variance())
+    }
+
+    /// Whether a first pass over the epochs is needed (observed ranges for `binned`).
+    pub fn needs_range_pass(&self) -> bool {
+        self.range == BinRange::Observed && self.methods.contains(&PlaneMethod::Binned)
     }
 }
 
@@ -415,19 +580,121 @@ impl RunLayout {
     }
 }
 
+/// Where [`compute_plane`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The first pass: `done` of `total` epochs scanned for the layers' ranges.
+    Ranging {
+        /// Epochs scanned.
+        done: usize,
+        /// Epochs in all.
+        total: usize,
+    },
+    /// Rows estimated (`total` is known once the first epoch is loaded).
+    Estimating {
+        /// Rows done.
+        done: usize,
+        /// Rows in all.
+        total: usize,
+    },
+}
+
+/// What [`compute_plane`] returns: the rows and each layer's binning range.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlaneOutput {
+    /// One row per epoch × layer × estimator.
+    pub rows: Vec<PlaneRow>,
+    /// Each layer's range for the `binned` row (empty without that row), in layer order.
+    pub ranges: Vec<LayerRange>,
+}
+
+/// Checks that a layer pairs row by row with the inputs and labels.
+fn check_layer_rows(epoch: usize, name: &str, t: &Dataset, n: usize) -> Result<()> {
+    if t.n() != n {
+        return Err(Error::shape(
+            format!("epoch {epoch}, layer {name} ({})", t.name()),
+            format!("{n} rows like the inputs X and labels Y"),
+            format!("{} rows", t.n()),
+        ));
+    }
+    Ok(())
+}
+
 /// Computes every row. `epochs[i]` is the epoch number of snapshot i, whose
 /// layers `load(i)` returns; `progress(done, total)` is called after each
-/// row (total is known after the first snapshot is loaded).
+/// row (total is known after the first snapshot is loaded). See
+/// [`compute_plane`], which also returns the binning ranges.
 pub fn compute(
     epochs: &[usize],
-    mut load: impl FnMut(usize) -> Result<Vec<(String, Dataset)>>,
+    load: impl FnMut(usize) -> Result<Vec<(String, Dataset)>>,
     x: &Symbols,
     y: &Symbols,
     opts: &PlaneOptions,
     engine: &Engine,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<PlaneRow>> {
+    let out = compute_plane(epochs, load, x, y, opts, engine, |p| {
+        if let Progress::Estimating { done, total } = p {
+            progress(done, total)
+        }
+    })?;
+    Ok(out.rows)
+}
+
+/// Computes every row, and each layer's binning range. `epochs[i]` is the
+/// epoch number of snapshot i, whose layers `load(i)` returns.
+///
+/// With [`BinRange::Observed`] and the `binned` row, a first pass loads every
+/// snapshot once to find each layer's smallest and largest activation over
+/// the whole run, then the second pass estimates: a saved run is read twice
+/// (epochs stream through one at a time, so memory stays at one epoch).
+/// Every layer must have as many rows as X and Y; a layer that does not is an
+/// error naming the epoch, the layer and its file, found in the first pass
+/// when there is one.
+pub fn compute_plane(
+    epochs: &[usize],
+    mut load: impl FnMut(usize) -> Result<Vec<(String, Dataset)>>,
+    x: &Symbols,
+    y: &Symbols,
+    opts: &PlaneOptions,
+    engine: &Engine,
+    mut progress: impl FnMut(Progress),
+) -> Result<PlaneOutput> {
+    if x.n() != y.n() {
+        return Err(Error::shape(
+            "labels Y",
+            format!("{} rows like the inputs X", x.n()),
+            format!("{} rows", y.n()),
+        ));
+    }
     let methods = opts.layer_methods()?;
+    let binned = opts.methods.contains(&PlaneMethod::Binned);
+    // Layer ranges in first-seen order.
+    let mut ranges: Vec<LayerRange> = Vec::new();
+    fn slot<'a>(ranges: &'a mut Vec<LayerRange>, name: &str) -> &'a mut LayerRange {
+        match ranges.iter().position(|r| r.layer == name) {
+            Some(i) => &mut ranges[i],
+            None => {
+                ranges.push(LayerRange::observed(name));
+                ranges.last_mut().expect("just pushed")
+            }
+        }
+    }
+    if opts.needs_range_pass() {
+        for (i, &epoch) in epochs.iter().enumerate() {
+            for (name, t) in &load(i)? {
+                check_layer_rows(epoch, name, t, x.n())?;
+                slot(&mut ranges, name).include(t);
+            }
+            progress(Progress::Ranging {
+                done: i + 1,
+                total: epochs.len(),
+            });
+        }
+        for r in &mut ranges {
+            r.settle_observed();
+        }
+    }
     let mut rows = Vec::new();
     let mut total = 0;
     for (i, &epoch) in epochs.iter().enumerate() {
@@ -436,9 +703,65 @@ pub fn compute(
             total = epochs.len() * layers.len() * methods.len();
         }
         for (name, t) in &layers {
+            check_layer_rows(epoch, name, t, x.n())?;
+            let range = if binned {
+                let r = slot(&mut ranges, name);
+                match opts.range {
+                    BinRange::Fixed { lo, hi } => {
+                        r.lo = lo;
+                        r.hi = hi;
+                        r.include(t);
+                    }
+                    BinRange::Observed if r.values == 0 && r.hi <= r.lo => {
+                        // A layer that appeared only now (not in the first pass): cannot happen
+                        // with a deterministic `load`; refuse rather than bin on a guess.
+                        return Err(Error::Data {
+                            what: format!("epoch {epoch}, layer {name}"),
+                            reason: "the layer was not seen by the first pass over the epochs \
+                                     that finds each layer's binning range"
+                                .into(),
+                        });
+                    }
+                    BinRange::Observed => {}
+                }
+                Some((r.lo, r.hi))
+            } else {
+                None
+            };
             for (m, lm) in &methods {
-                let info =
-                    layer_info(t, x, y, lm, engine).map_err(|e| with_context(e, epoch, name))?;
+                let (lm, bin_range, clamped) = match (m, range) {
+                    (PlaneMethod::Binned, Some((lo, hi))) => {
+                        let clamped = count_outside(t, lo, hi);
+                        let r = slot(&mut ranges, name);
+                        r.clamped += clamped;
+                        r.values += t.values().len();
+                        (
+                            opts.layer_method(*m, (lo, hi))?,
+                            Some([lo, hi]),
+                            Some(clamped),
+                        )
+                    }
+                    _ => (lm.clone(), None, None),
+                };
+                let mut info =
+                    layer_info(t, x, y, &lm, engine).map_err(|e| with_context(e, epoch, name))?;
+                if let (Some(c), Some([lo, hi])) = (clamped, bin_range) {
+                    if c > 0 {
+                        let (mn, mx) = t
+                            .values()
+                            .iter()
+                            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                                (a.min(v), b.max(v))
+                            });
+                        info.diagnostics.notes.push(format!(
+                            "{c} of {} values ({:.3} %) lie outside the binning range [{lo}, {hi}] \
+                             (this epoch's values span [{mn}, {mx}]) and were clamped into the end \
+                             bins (merging values can only lower H(T), I(X;T) and I(T;Y))",
+                            t.values().len(),
+                            100.0 * c as f64 / t.values().len() as f64
+                        ));
+                    }
+                }
                 rows.push(PlaneRow {
                     epoch,
                     layer: name.clone(),
@@ -456,14 +779,23 @@ pub fn compute(
                     h_t_lower: info.h_t_lower,
                     h_y_given_t: info.h_y_given_t,
                     adapter: info.adapter,
-                    seed: info.seed,
+                    seed: opts.seed,
+                    seed_used: info.seed.is_some(),
+                    bin_range,
+                    clamped,
                     diagnostics: info.diagnostics,
                 });
-                progress(rows.len(), total.max(rows.len()));
+                progress(Progress::Estimating {
+                    done: rows.len(),
+                    total: total.max(rows.len()),
+                });
             }
         }
     }
-    Ok(rows)
+    if !binned {
+        ranges.clear();
+    }
+    Ok(PlaneOutput { rows, ranges })
 }
 
 /// Prefixes the epoch and layer to data errors, so a user knows which array failed.
