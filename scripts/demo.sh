@@ -11,6 +11,9 @@ here="$(pwd)"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 . scripts/setup.sh
-cargo build --release --quiet
+if [ ! -x target/release/infoplane ]; then
+  echo "demo: building infoplane in release mode; the first build takes several minutes (cargo shows its progress)" >&2
+fi
+cargo build --release
 cd "$here"
 exec "$repo/target/release/infoplane" plane "$@"
