@@ -361,6 +361,49 @@ pub fn render_text(info: &SystemInfo, rows: &[BenchRow]) -> String {
     s
 }
 
+/// The CSV header of [`render_csv`].
+pub const CSV_HEADER: &str = "case,backend,device,n,d,median_s,min_s,max_s,repeats,pairs_per_s,\
+coord_pairs_per_s,speedup_vs_cpu,cpu_model,threads,cpu_vector_isa,version";
+
+/// The rows as CSV: a header, then one line per case and backend, each with
+/// the CPU model, threads, vector ISA and version (so a line stands alone;
+/// the adapter is the `device` column). Floats print as the shortest text
+/// that reads back to the same f64; `speedup_vs_cpu` is empty for the CPU.
+pub fn render_csv(info: &SystemInfo, rows: &[BenchRow]) -> String {
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut s = String::from(CSV_HEADER);
+    s.push('\n');
+    for r in rows {
+        let line = [
+            field(&r.case),
+            field(&r.backend),
+            field(&r.device),
+            r.n.to_string(),
+            r.d.to_string(),
+            r.median_s.to_string(),
+            r.min_s.to_string(),
+            r.max_s.to_string(),
+            r.repeats.to_string(),
+            r.pairs_per_s.to_string(),
+            r.coord_pairs_per_s.to_string(),
+            r.speedup_vs_cpu.map(|v| v.to_string()).unwrap_or_default(),
+            field(&info.cpu_model),
+            info.threads.to_string(),
+            field(&info.cpu_vector_isa),
+            field(&info.version),
+        ];
+        s.push_str(&line.join(","));
+        s.push('\n');
+    }
+    s
+}
+
 /// Columns `..dx` and `dx..` of `x` (both all columns when `x` has one).
 fn split_columns(x: Rows<'_>, dx: usize) -> Result<(crate::Dataset, crate::Dataset)> {
     let d = x.d();

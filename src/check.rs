@@ -3,8 +3,10 @@
 //! Runs every kernel on a reference backend (the CPU twin) and on the backend
 //! under test, on the same rows, and compares against named tolerances
 //! ([`crate::kernels::tolerance`]): Chebyshev distances, neighbour indices and
-//! all counts must agree to the bit; squared-Euclidean distances and
-//! `kde_lse` within relative tolerances. A squared-Euclidean count that
+//! all counts must agree to the bit; squared-Euclidean distances within a
+//! relative tolerance, and `kde_lse` (a logarithm of a sum) within a
+//! tolerance relative to max(1, |value|), absolute near 0 ([`tolerance_legend`]
+//! states them as `check` prints them). A squared-Euclidean count that
 //! differs only because some distance lies within rounding of the radius is a
 //! *borderline* row, reported as such, not as a mismatch (faiss's GPU tests
 //! use the CPU index the same way).
@@ -26,6 +28,45 @@ pub enum Tolerance {
     /// `|a − b| <= tol · max(1, |a|)`: for logarithms of sums, whose error is
     /// the relative error of the sum (absolute near 0).
     LogSum(f64),
+}
+
+/// What the tolerances mean, as `check` prints under its table (the README
+/// quotes it): the rule each verdict applies, with the bounds in use.
+pub fn tolerance_legend() -> String {
+    format!(
+        "tolerances: exact  = identical values (Chebyshev distances, neighbour indices, counts, bins, max-norm estimators)\n\
+         \x20           rel R  = |a - b| <= R * max(|a|, |b|) (squared-Euclidean distances: R = {:.0e}; KDE estimator bounds: R = {:.0e})\n\
+         \x20           log R  = |a - b| <= R * max(1, |a|) (kernel-density log-sums: R = {:.0e}; absolute where |a| < 1, so max_rel may exceed R)\n\
+         \x20           judged = the largest difference in the case's own measure: the figure held against R\n",
+        tolerance::F32_SUM,
+        ESTIMATOR_KDE_REL,
+        tolerance::KDE_LSE,
+    )
+}
+
+/// Relative tolerance of the KDE estimator's bounds (means of log-sums over
+/// the points, each within `KDE_LSE`; a bound near 0 loses relative accuracy).
+pub const ESTIMATOR_KDE_REL: f64 = tolerance::KDE_LSE as f64 * 10.0;
+
+impl Tolerance {
+    /// The difference between `a` and `b` in the measure this tolerance bounds:
+    /// exact: |a − b|; relative: |a − b| / max(|a|, |b|); log-sum:
+    /// |a − b| / max(1, |a|). A case passes when it is at most the bound
+    /// (0 for exact) for every value.
+    pub fn measure(self, a: f64, b: f64) -> f64 {
+        if a == b {
+            return 0.0;
+        }
+        let abs = (a - b).abs();
+        if abs.is_nan() {
+            return f64::INFINITY;
+        }
+        match self {
+            Tolerance::Exact => abs,
+            Tolerance::Relative(_) => rel(a, b),
+            Tolerance::LogSum(_) => abs / a.abs().max(1.0),
+        }
+    }
 }
 
 impl std::fmt::Display for Tolerance {
@@ -62,6 +103,9 @@ pub struct CaseReport {
     pub max_abs_diff: f64,
     /// Largest relative difference (|a − b| / max(|a|, |b|), 0 when both are 0).
     pub max_rel_diff: f64,
+    /// Largest difference in the measure `tolerance` judges (see
+    /// [`Tolerance::measure`]): the figure to hold against the tolerance.
+    pub max_judged_diff: f64,
     /// Values outside the tolerance (borderline rows excluded).
     pub differing: usize,
     /// Counts that differ only because a distance lies within rounding of the radius.
@@ -156,6 +200,7 @@ fn compare(
         compared: reference.value.len(),
         max_abs_diff: 0.0,
         max_rel_diff: 0.0,
+        max_judged_diff: 0.0,
         differing: 0,
         borderline: 0,
         examples: Vec::new(),
@@ -179,6 +224,7 @@ fn compare(
         } else {
             rel(a, b)
         });
+        report.max_judged_diff = report.max_judged_diff.max(tol.measure(a, b));
         if !within(tol, a, b) {
             if borderline(i) {
                 report.borderline += 1;
@@ -545,12 +591,13 @@ pub fn render_text(report: &CheckReport) -> String {
     );
     let _ = writeln!(
         s,
-        "{:<13} {:<56} {:>9} {:>10} {:>10} {:>6} {:>6} {:>9} {:>9} {:>9}  verdict",
+        "{:<13} {:<56} {:>9} {:>10} {:>10} {:>10} {:>6} {:>6} {:>9} {:>9} {:>9}  verdict",
         "kernel",
         "case",
         "compared",
         "max_abs",
         "max_rel",
+        "judged",
         "diff",
         "border",
         "tol",
@@ -560,12 +607,13 @@ pub fn render_text(report: &CheckReport) -> String {
     for c in &report.cases {
         let _ = writeln!(
             s,
-            "{:<13} {:<56} {:>9} {:>10.3e} {:>10.3e} {:>6} {:>6} {:>9} {:>9.4} {:>9.4}  {}",
+            "{:<13} {:<56} {:>9} {:>10.3e} {:>10.3e} {:>10.3e} {:>6} {:>6} {:>9} {:>9.4} {:>9.4}  {}",
             c.kernel,
             c.case,
             c.compared,
             c.max_abs_diff,
             c.max_rel_diff,
+            c.max_judged_diff,
             c.differing,
             c.borderline,
             c.tolerance.to_string(),
@@ -589,7 +637,74 @@ pub fn render_text(report: &CheckReport) -> String {
         report.cases.len() - failed,
         report.cases.len()
     );
+    s.push_str(&tolerance_legend());
     s
+}
+
+/// The CSV header of [`render_csv`].
+pub const CSV_HEADER: &str = "kernel,case,compared,max_abs_diff,max_rel_diff,max_judged_diff,\
+differing,borderline,tolerance,reference_seconds,tested_seconds,pass,reference,tested,tested_device,n,dims";
+
+/// The report as CSV: a header, then one line per case (the run's backends,
+/// device, n and dims repeated on every line so each line stands alone).
+/// Floats print as the shortest text that reads back to the same f64.
+pub fn render_csv(report: &CheckReport) -> String {
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let dims: Vec<String> = report.dims.iter().map(|d| d.to_string()).collect();
+    let mut s = String::from(CSV_HEADER);
+    s.push('\n');
+    for c in &report.cases {
+        let line = [
+            field(&c.kernel),
+            field(&c.case),
+            c.compared.to_string(),
+            c.max_abs_diff.to_string(),
+            c.max_rel_diff.to_string(),
+            c.max_judged_diff.to_string(),
+            c.differing.to_string(),
+            c.borderline.to_string(),
+            field(&c.tolerance.to_string()),
+            c.reference_seconds.to_string(),
+            c.tested_seconds.to_string(),
+            c.pass.to_string(),
+            report.reference.to_string(),
+            report.tested.to_string(),
+            field(&report.tested_device),
+            report.n.to_string(),
+            dims.join("x"),
+        ];
+        s.push_str(&line.join(","));
+        s.push('\n');
+    }
+    s
+}
+
+/// Checks that the arrays `check` compares pair row by row and have enough
+/// rows, naming them (their file) in the error.
+pub fn check_inputs(x: &crate::Dataset, y: Option<&crate::Dataset>) -> Result<()> {
+    if let Some(y) = y {
+        if y.n() != x.n() {
+            return Err(Error::shape(
+                format!("check: --y {}", y.name()),
+                format!("{} rows like --x {}", x.n(), x.name()),
+                format!("{} rows", y.n()),
+            ));
+        }
+    }
+    if x.n() < 2 {
+        return Err(Error::shape(
+            format!("check: --x {}", x.name()),
+            "at least 2 rows",
+            format!("{} rows", x.n()),
+        ));
+    }
+    Ok(())
 }
 
 /// Estimators `check_estimators` knows.
@@ -691,7 +806,7 @@ pub fn check_estimators(
     let l = labels.clone();
     jobs.push((
         "kde",
-        Tolerance::Relative(tolerance::KDE_LSE as f64 * 10.0),
+        Tolerance::Relative(ESTIMATOR_KDE_REL),
         Box::new(move |kern| p.mi_labels(x, &l, kern)),
     ));
     let p = Binned::params()
@@ -749,4 +864,96 @@ fn columns(ds: &crate::Dataset, cols: std::ops::Range<usize>) -> Result<crate::D
         ds.n(),
         cols.len(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log-sum near 0 that differs by half the tolerance: its relative
+    /// difference is far above 1e-5 (what `max_rel` showed, and the README's
+    /// "1e-5 relative" claimed to bound), yet it passes, and the judged
+    /// difference, the figure the verdict holds against the bound, says why.
+    #[test]
+    fn regression_log_sums_are_judged_in_their_own_measure() {
+        let tol = Tolerance::LogSum(tolerance::KDE_LSE as f64);
+        let (a, b) = (0.01, 0.01 + 5e-6);
+        let r = compare(
+            "kde_lse",
+            "near zero".into(),
+            Timed {
+                value: vec![a, 3.0],
+                seconds: 0.0,
+            },
+            Timed {
+                value: vec![b, 3.0 * (1.0 + 2e-6)],
+                seconds: 0.0,
+            },
+            tol,
+            |i| i,
+            |_| false,
+        );
+        assert!(r.pass);
+        assert!(r.max_rel_diff > 1e-4, "{}", r.max_rel_diff);
+        assert!(
+            (r.max_judged_diff - 5e-6).abs() < 1e-9,
+            "{}",
+            r.max_judged_diff
+        );
+        assert!(r.max_judged_diff <= tolerance::KDE_LSE as f64);
+        // Past the bound it fails, and the judged figure exceeds the bound.
+        let r = compare(
+            "kde_lse",
+            "far".into(),
+            Timed {
+                value: vec![2.0],
+                seconds: 0.0,
+            },
+            Timed {
+                value: vec![2.0 + 3e-5],
+                seconds: 0.0,
+            },
+            tol,
+            |i| i,
+            |_| false,
+        );
+        assert!(!r.pass && r.max_judged_diff > tolerance::KDE_LSE as f64);
+        // Relative tolerances judge the relative difference; exact the absolute one.
+        assert_eq!(Tolerance::Relative(1e-5).measure(2.0, 1.0), 0.5);
+        assert_eq!(Tolerance::Exact.measure(2.0, 1.5), 0.5);
+        assert_eq!(Tolerance::LogSum(1e-5).measure(0.5, 0.25), 0.25);
+        assert_eq!(Tolerance::LogSum(1e-5).measure(4.0, 2.0), 0.5);
+    }
+
+    /// The README states the tolerances in the words `check` prints.
+    #[test]
+    fn regression_readme_states_the_tolerances_check_applies() {
+        let readme = include_str!("../README.md");
+        let legend = tolerance_legend();
+        assert!(
+            readme.contains(legend.trim_end()),
+            "README.md must quote check's tolerance legend:\n{legend}"
+        );
+        assert!(
+            !readme
+                .contains("1e-5\nrelative for squared-Euclidean distances and kernel-density sums"),
+            "the old claim is gone"
+        );
+    }
+
+    #[test]
+    fn check_inputs_name_the_files() {
+        let x = crate::Dataset::new("dir/x.npy", vec![0.0; 10], 5, 2).unwrap();
+        let y = crate::Dataset::new("dir/y.npy", vec![0.0; 8], 4, 2).unwrap();
+        let e = check_inputs(&x, Some(&y)).unwrap_err().to_string();
+        assert!(
+            e.contains("dir/y.npy") && e.contains("dir/x.npy") && e.contains("5 rows"),
+            "{e}"
+        );
+        let one = crate::Dataset::new("dir/one.npy", vec![0.0; 2], 1, 2).unwrap();
+        assert!(check_inputs(&one, None)
+            .unwrap_err()
+            .to_string()
+            .contains("dir/one.npy"));
+    }
 }
