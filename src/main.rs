@@ -36,17 +36,21 @@ struct Cli {
 enum Command {
     /// Mutual information I(X;Y), or I(X;Y|Z) with --z.
     #[command(
+        mut_arg("k", |a| a.help("Neighbour rank k of the kNN estimators (ksg1, ksg2, mixed; and of --z)")),
+        mut_arg("discrete", |a| a.help("Arrays (x, y, z) whose float values are labels or bits: each row is one symbol")),
         after_help = "Examples:\n  infoplane mi --x x.npy --y y.npy                       # KSG-1, k = 3, nats\n  infoplane mi --x acts.npz:layer2 --y labels.npy --estimator mixed --bits\n  infoplane mi --x t.npy --y labels.npy --estimator kde --sigma2 0.001 --format json\n  infoplane mi --x t.npy --y labels.npy --estimator binned --bins 30 --range -1,1\n  infoplane mi --x x.csv --y y.csv --z z.csv               # conditional MI (Frenzel-Pompe)\n  infoplane mi --x bits.npy --y labels.npy --estimator discrete --discrete x"
     )]
     Mi(MiArgs),
     /// Entropy H(X).
     #[command(
+        mut_arg("k", |a| a.help("Neighbour rank k of the kl estimator (Kozachenko-Leonenko)")),
+        mut_arg("discrete", |a| a.help("x: X's float values are labels or bits, each row one symbol (--discrete x)")),
         after_help = "Examples:\n  infoplane entropy --x x.npy                             # Kozachenko-Leonenko, k = 3\n  infoplane entropy --x t.npy --estimator binned --bins 30 --bits\n  infoplane entropy --x t.npy --estimator kde --format json\n  infoplane entropy --x labels.npy --estimator discrete"
     )]
     Entropy(EntropyArgs),
     /// The information plane of a saved run, or of the built-in experiment when --run is not given.
     #[command(
-        after_help = "Examples:\n  infoplane plane                                   # built-in: 12-bit task, tanh 12-10-7-5-4-3-2\n  infoplane plane --activation relu --out relu-out  # the ReLU case of Saxe et al.\n  infoplane plane --epochs 200                      # a shorter demo\n  infoplane plane --run runs/mnist --estimators binned,kde,ksg --out mnist-plane\n\nRun folder layout (see docs/formats.md):\n  DIR/inputs.npy  DIR/labels.npy  and either\n  DIR/epoch_0010/layer1.npy ...   (a folder per epoch, one array per layer) or\n  DIR/epoch_0010.npz              (one archive per epoch, arrays named by layer)"
+        after_help = "Examples:\n  infoplane plane                                   # built-in: 12-bit task, tanh 12-10-7-5-4-3-2\n  infoplane plane --activation relu --out relu-out  # the ReLU case of Saxe et al.\n  infoplane plane --epochs 200                      # a shorter demo\n  infoplane plane --run runs/mnist --estimators binned,kde,mixed --out mnist-plane\n  infoplane plane --run runs/mnist --estimators binned --binning equal --range -1,1\n\nBinned ranges: without --range, each layer of a saved run is binned on [min(0, min), max] of its\nactivations over every epoch (a first pass reads the epochs once more to find it); with --range, on\nthat range, values outside clamped and counted (a warning says so). The record of the settings is\nplane.settings.json.\n\nRun folder layout (see docs/formats.md):\n  DIR/inputs.npy  DIR/labels.npy  and either\n  DIR/epoch_0010/layer1.npy ...   (a folder per epoch, one array per layer) or\n  DIR/epoch_0010.npz              (one archive per epoch, arrays named by layer)"
     )]
     Plane(PlaneArgs),
     /// The GPU adapters wgpu sees, and which one `--backend auto` picks.
@@ -87,7 +91,7 @@ struct CheckArgs {
     /// Estimators to check (default: all that apply): ksg1, ksg2, kl, kl_euclidean, mixed, cmi, kde, binned; `none` for kernels only.
     #[arg(long, value_delimiter = ',')]
     estimators: Vec<String>,
-    /// Output format (text or json).
+    /// Output format: text, json or csv (one line per case).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
@@ -112,7 +116,7 @@ struct BenchArgs {
     /// Neighbour rank.
     #[arg(short = 'k', long, default_value_t = 3)]
     k: usize,
-    /// Output format (text or json).
+    /// Output format: text, json or csv (one line per case and backend).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
@@ -161,6 +165,56 @@ enum EntropyEstimator {
     Discrete,
 }
 
+/// `--units`: the same values on mi, entropy and plane.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum UnitsArg {
+    /// Base-2 logarithms.
+    Bits,
+    /// Natural logarithms.
+    Nats,
+}
+
+/// The units asked for by `--units` and its short forms `--bits` / `--nats`,
+/// `default` when none is given; forms that disagree are an error.
+fn resolve_units(
+    units: Option<UnitsArg>,
+    bits: bool,
+    nats: bool,
+    default: Units,
+) -> Result<Units, Error> {
+    let mut said: Vec<(&str, Units)> = Vec::new();
+    if let Some(u) = units {
+        said.push((
+            if u == UnitsArg::Bits {
+                "--units bits"
+            } else {
+                "--units nats"
+            },
+            if u == UnitsArg::Bits {
+                Units::Bits
+            } else {
+                Units::Nats
+            },
+        ));
+    }
+    if bits {
+        said.push(("--bits", Units::Bits));
+    }
+    if nats {
+        said.push(("--nats", Units::Nats));
+    }
+    match said.as_slice() {
+        [] => Ok(default),
+        [(_, u), rest @ ..] => match rest.iter().find(|r| r.1 != *u) {
+            None => Ok(*u),
+            Some((other, _)) => Err(Error::param(
+                "units",
+                format!("{} and {other} disagree: give one of them", said[0].0),
+            )),
+        },
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
 enum BinningArg {
     /// `--bins` equal bins on `--range`.
@@ -172,7 +226,7 @@ enum BinningArg {
 /// Flags shared by `mi` and `entropy`.
 #[derive(Args, Clone)]
 struct Common {
-    /// Neighbour rank for the kNN estimators (ksg1, ksg2, mixed, kl).
+    /// Neighbour rank k of the kNN estimators.
     #[arg(short = 'k', long, default_value_t = 3)]
     k: usize,
     /// KDE noise variance σ² (default 1e-3, the value of Saxe et al. 2018).
@@ -196,9 +250,12 @@ struct Common {
     /// Seed of the tie-breaking noise of the kNN estimators.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Report in bits instead of nats.
+    /// Report in bits instead of nats (the same as --units bits).
     #[arg(long)]
     bits: bool,
+    /// Units of the result: nats (the default of mi and entropy) or bits.
+    #[arg(long, value_enum)]
+    units: Option<UnitsArg>,
     /// Centre and scale every column to unit variance first (kNN estimators).
     #[arg(long)]
     standardize: bool,
@@ -248,12 +305,23 @@ struct PlaneArgs {
     /// Labels Y (default: labels.* or y.* in the run folder).
     #[arg(long)]
     y: Option<String>,
-    /// Estimators: binned (SZT 30 bins and adaptive), szt, adaptive, kde, ksg.
-    /// Default: binned,kde,ksg for --run; for the built-in experiment binned on
-    /// the CPU (KDE and KSG over 4096 points × 6 layers × 30 epochs take minutes
-    /// on the CPU twins) and binned,kde,ksg on a GPU.
+    /// Estimators, as in mi: binned (equal bins and adaptive equal-mass bins; one of them with
+    /// --binning), kde, mixed (the kNN row: Ross's I(T;Y) as `mi --estimator mixed`,
+    /// Kozachenko-Leonenko H(T) as `entropy --estimator kl`); szt, adaptive, ksg and knn are
+    /// older names. Default: binned,kde,mixed for --run; for the built-in experiment binned on
+    /// the CPU (KDE and kNN over 4096 points × 6 layers × 30 epochs take minutes on the CPU
+    /// twins) and binned,kde,mixed on a GPU.
     #[arg(long)]
     estimators: Option<String>,
+    /// Which binnings `binned` runs: equal (bins on a range, row `binned`), adaptive
+    /// (equal-mass bins, row `binned_adaptive`). Default: both.
+    #[arg(long, value_enum)]
+    binning: Option<BinningArg>,
+    /// Range LO,HI of the equal bins, for every layer; values outside are clamped into the end
+    /// bins, counted and warned about. Default: each layer's [min(0, min), max] over every epoch
+    /// (the built-in tanh experiment: -1,1, as Shwartz-Ziv & Tishby).
+    #[arg(long, allow_hyphen_values = true)]
+    range: Option<String>,
     /// Output folder for plane.csv, plane.json, plane.svg, plane.png.
     #[arg(long, default_value = "infoplane-out")]
     out: PathBuf,
@@ -263,13 +331,13 @@ struct PlaneArgs {
     /// KDE noise variance σ² (default 1e-3, as Saxe et al. 2018).
     #[arg(long)]
     sigma2: Option<f64>,
-    /// Neighbour rank for ksg.
+    /// Neighbour rank k of the kNN row (mixed).
     #[arg(short = 'k', long, default_value_t = 3)]
     k: usize,
     /// Which kernels run.
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     backend: BackendArg,
-    /// Seed (demo training and kNN noise).
+    /// Seed (training of the built-in experiment, and the kNN row's tie-breaking noise).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Built-in experiment: training epochs.
@@ -281,7 +349,13 @@ struct PlaneArgs {
     /// Built-in experiment: hidden-unit non-linearity.
     #[arg(long, value_enum, default_value_t = ActivationArg::Tanh)]
     activation: ActivationArg,
-    /// Report in nats instead of bits.
+    /// Units of every value: bits (the default of plane) or nats.
+    #[arg(long, value_enum)]
+    units: Option<UnitsArg>,
+    /// Report in bits (the default; the same as --units bits).
+    #[arg(long)]
+    bits: bool,
+    /// Report in nats instead of bits (the same as --units nats).
     #[arg(long)]
     nats: bool,
 }
@@ -365,8 +439,16 @@ fn real_main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Mi(a) => mi(a),
-        Command::Entropy(a) => entropy(a),
+        Command::Mi(mut a) => {
+            a.common.bits =
+                resolve_units(a.common.units, a.common.bits, false, Units::Nats)? == Units::Bits;
+            mi(a)
+        }
+        Command::Entropy(mut a) => {
+            a.common.bits =
+                resolve_units(a.common.units, a.common.bits, false, Units::Nats)? == Units::Bits;
+            entropy(a)
+        }
         Command::Plane(a) => plane_cmd(a),
         Command::Devices(a) => devices(a),
         Command::Check(a) => check_cmd(a),
@@ -774,31 +856,121 @@ fn method_names(opts: &PlaneOptions) -> String {
         .join(", ")
 }
 
+/// One progress bar for both passes of `plane::compute_plane`.
+fn plane_progress(pb: &indicatif::ProgressBar) -> impl FnMut(plane::Progress) + '_ {
+    move |p| match p {
+        plane::Progress::Ranging { done, total } => {
+            pb.set_message("ranging");
+            pb.set_length(total as u64);
+            pb.set_position(done as u64);
+        }
+        plane::Progress::Estimating { done, total } => {
+            pb.set_message("estimating");
+            pb.set_length(total as u64);
+            pb.set_position(done as u64);
+        }
+    }
+}
+
+/// `layer1 [0, 3.81], layer2 [...]` for stderr.
+fn ranges_line(ranges: &[plane::LayerRange]) -> String {
+    ranges
+        .iter()
+        .map(|r| format!("{} [{}, {}]", r.layer, r.lo, r.hi))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn plane_cmd(a: PlaneArgs) -> Result<()> {
     if a.bins == 0 {
         return Err(Error::param("bins", "must be at least 1, got 0").into());
     }
+    let units = resolve_units(a.units, a.bits, a.nats, Units::Bits)?;
+    let binning = match a.binning {
+        None => plane::BinningChoice::Both,
+        Some(BinningArg::Equal) => plane::BinningChoice::Equal,
+        Some(BinningArg::Adaptive) => plane::BinningChoice::Adaptive,
+    };
+    let given_range = match a.range.as_deref() {
+        Some(r) => Some(parse_range(Some(r))?),
+        None => None,
+    };
     let mut opts = PlaneOptions {
-        methods: plane::parse_methods(a.estimators.as_deref().unwrap_or(if a.run.is_some() {
-            "binned,kde,ksg"
-        } else {
-            "binned"
-        }))?,
+        methods: plane::parse_methods_with(
+            a.estimators.as_deref().unwrap_or(if a.run.is_some() {
+                "binned,kde,mixed"
+            } else {
+                "binned"
+            }),
+            binning,
+        )?,
         bins: a.bins,
-        range: (-1.0, 1.0),
+        range: match given_range {
+            Some((lo, hi)) => plane::BinRange::Fixed { lo, hi },
+            None => plane::BinRange::Observed,
+        },
         sigma2: a.sigma2,
         k: a.k,
         seed: a.seed,
-        units: units(!a.nats),
+        units,
     };
+    let binned_in = |opts: &PlaneOptions| {
+        opts.methods
+            .iter()
+            .any(|m| matches!(m, plane::PlaneMethod::Binned | plane::PlaneMethod::Adaptive))
+    };
+    if a.binning.is_some() && a.estimators.is_some() && !binned_in(&opts) {
+        return Err(Error::param(
+            "binning",
+            "--binning chooses the binnings of the `binned` estimator, which --estimators does not include",
+        )
+        .into());
+    }
     // Checked before any work, so a bad flag fails at once.
     opts.layer_methods()?;
     let started = std::time::Instant::now();
-    let (rows, title) = match &a.run {
+    let mut settings = report::PlaneSettings {
+        infoplane_version: env!("CARGO_PKG_VERSION").to_string(),
+        command: std::env::args().collect(),
+        title: String::new(),
+        source: String::new(),
+        run: None,
+        inputs: None,
+        labels: None,
+        experiment: None,
+        n: 0,
+        epochs: Vec::new(),
+        layers: Vec::new(),
+        estimators: Vec::new(),
+        binning: report::BinningSettings {
+            bins: a.bins,
+            rule: String::new(),
+            reason: String::new(),
+            range: None,
+            layers: Vec::new(),
+        },
+        kde_sigma2: opts.kde_variance()?,
+        k: a.k,
+        seed: a.seed,
+        units,
+        h_x: 0.0,
+        h_y: 0.0,
+        backend: Backend::Cpu,
+        adapter: String::new(),
+    };
+    let (out, xs, ys, eng) = match &a.run {
         Some(dir) => {
             let layout = RunLayout::discover(dir, a.x.as_deref(), a.y.as_deref())?;
             let xa = io::load(&layout.x.to_string_lossy())?;
             let ya = io::load(&layout.y.to_string_lossy())?;
+            if ya.n() != xa.n() {
+                return Err(Error::shape(
+                    format!("labels Y ({})", layout.y.display()),
+                    format!("{} rows like the inputs X ({})", xa.n(), layout.x.display()),
+                    format!("{} rows", ya.n()),
+                )
+                .into());
+            }
             let xs = plane::input_symbols(&xa)?;
             let ys = plane::label_symbols(&ya)?;
             // The first epoch gives the layer shapes (later epochs stream
@@ -829,9 +1001,17 @@ fn plane_cmd(a: PlaneArgs) -> Result<()> {
                 ),
                 "use fewer rows or columns per layer",
             )?;
+            if opts.needs_range_pass() {
+                eprintln!(
+                    "infoplane: binned: each layer is binned on [min(0, min), max] of its \
+                     activations over all {} epochs; a first pass reads every epoch once more \
+                     to find them (--range LO,HI skips it)",
+                    layout.epochs.len()
+                );
+            }
             let epochs: Vec<usize> = layout.epochs.iter().map(|e| e.0).collect();
             let pb = progress_bar(epochs.len() as u64, "estimating");
-            let rows = plane::compute(
+            let out = plane::compute_plane(
                 &epochs,
                 |i| match first.take() {
                     Some(layers) if i == 0 => Ok(layers),
@@ -841,13 +1021,21 @@ fn plane_cmd(a: PlaneArgs) -> Result<()> {
                 &ys,
                 &opts,
                 &eng,
-                |done, total| {
-                    pb.set_length(total as u64);
-                    pb.set_position(done as u64);
-                },
+                plane_progress(&pb),
             )?;
             pb.finish_and_clear();
-            (rows, format!("Information plane of {}", dir.display()))
+            settings.title = format!("Information plane of {}", dir.display());
+            settings.source = "run".into();
+            settings.run = Some(dir.display().to_string());
+            settings.inputs = Some(layout.x.display().to_string());
+            settings.labels = Some(layout.y.display().to_string());
+            settings.binning.reason = match given_range {
+                Some(_) => "--range: one range for every layer".into(),
+                None => "each layer's [min(0, min), max] over every epoch of the run \
+                         (Saxe et al. 2018), found by a first pass over the epochs"
+                    .into(),
+            };
+            (out, xs, ys, eng)
         }
         None => {
             if a.x.is_some() || a.y.is_some() {
@@ -869,6 +1057,10 @@ fn plane_cmd(a: PlaneArgs) -> Result<()> {
                 ..DemoConfig::default()
             };
             cfg.check()?;
+            if given_range.is_none() && activation == Activation::Tanh {
+                // tanh units lie in [-1, 1]: Shwartz-Ziv & Tishby's bins.
+                opts.range = plane::BinRange::Fixed { lo: -1.0, hi: 1.0 };
+            }
             eprintln!(
                 "infoplane: built-in experiment (Shwartz-Ziv & Tishby 2017): 4096 12-bit inputs, \
                  {activation} network 12-10-7-5-4-3-2, SGD for {} epochs",
@@ -880,7 +1072,7 @@ fn plane_cmd(a: PlaneArgs) -> Result<()> {
             let gpu = infoplane::Kernels::backend(&eng) == Backend::Gpu;
             if a.estimators.is_none() && gpu {
                 // On a GPU the KDE and kNN sums over 4096 points take seconds, not minutes.
-                opts.methods = plane::parse_methods("binned,kde,ksg")?;
+                opts.methods = plane::parse_methods_with("binned,kde,mixed", binning)?;
             }
             {
                 let n = 1usize << demo::BITS;
@@ -908,22 +1100,10 @@ fn plane_cmd(a: PlaneArgs) -> Result<()> {
                 100.0 * run.test_accuracy.last().copied().unwrap_or(0.0),
                 cfg.epochs
             );
-            if activation == Activation::Relu {
-                // ReLU units are unbounded above: bin [0, max] over every layer and epoch
-                // instead of tanh's [-1, 1], as Saxe et al. (2018) do.
-                let top = run
-                    .activations
-                    .iter()
-                    .flatten()
-                    .flat_map(|t| t.values().iter().copied())
-                    .fold(0.0f32, f32::max);
-                opts.range = (0.0, top.max(f32::MIN_POSITIVE));
-                eprintln!("infoplane: ReLU: binned on [0, {top}]");
-            }
             let xs = Symbols::from_dataset(&run.x)?;
             let ys = Symbols::from_labels(&run.y);
             let pb = progress_bar(run.epochs.len() as u64, "estimating");
-            let rows = plane::compute(
+            let out = plane::compute_plane(
                 &run.epochs,
                 |i| {
                     Ok(run
@@ -937,19 +1117,102 @@ fn plane_cmd(a: PlaneArgs) -> Result<()> {
                 &ys,
                 &opts,
                 &eng,
-                |done, total| {
-                    pb.set_length(total as u64);
-                    pb.set_position(done as u64);
-                },
+                plane_progress(&pb),
             )?;
             pb.finish_and_clear();
-            (
-                rows,
-                format!("Information plane: 12-bit task, {activation} 12-10-7-5-4-3-2, SGD"),
-            )
+            settings.title =
+                format!("Information plane: 12-bit task, {activation} 12-10-7-5-4-3-2, SGD");
+            settings.source = "built-in".into();
+            settings.experiment = Some(report::ExperimentSettings {
+                activation: activation.to_string(),
+                widths: demo::WIDTHS.to_vec(),
+                epochs: cfg.epochs,
+                records: cfg.records,
+                seed: cfg.seed,
+                learning_rate: cfg.learning_rate,
+                batch: cfg.batch,
+                test_accuracy: run.test_accuracy.clone(),
+            });
+            settings.binning.reason = match (given_range, activation) {
+                (Some(_), _) => "--range: one range for every layer".into(),
+                (None, Activation::Tanh) => {
+                    "tanh units lie in [-1, 1]: Shwartz-Ziv & Tishby's 30 bins on [-1, 1]".into()
+                }
+                (None, Activation::Relu) => "ReLU units are unbounded above: each layer's \
+                     [min(0, min), max] over every recorded epoch (Saxe et al. 2018)"
+                    .into(),
+            };
+            (out, xs, ys, eng)
         }
     };
-    let written = report::write_plane(&a.out, &rows, &title)?;
+    let rows = out.rows;
+    if opts.methods.contains(&plane::PlaneMethod::Binned) {
+        eprintln!(
+            "infoplane: binned ranges ({}): {}",
+            opts.range.rule(),
+            ranges_line(&out.ranges)
+        );
+    }
+    for r in out.ranges.iter().filter(|r| r.clamped > 0) {
+        eprintln!(
+            "warning: binned: layer {}: {} of {} values ({:.3} %) over the epochs lie outside the \
+             binning range [{}, {}] (the layer spans [{}, {}]) and were clamped into the end bins, \
+             which lowers its binned H(T), I(X;T) and I(T;Y){}",
+            r.layer,
+            r.clamped,
+            r.values,
+            100.0 * r.clamped as f64 / r.values.max(1) as f64,
+            r.lo,
+            r.hi,
+            r.min,
+            r.max,
+            if given_range.is_some() {
+                "; without --range each layer is binned on its own range"
+            } else {
+                ""
+            }
+        );
+    }
+    settings.n = xs.n();
+    settings.epochs = rows.iter().map(|r| r.epoch).collect();
+    settings.epochs.dedup();
+    for r in &rows {
+        if !settings.layers.contains(&r.layer) {
+            settings.layers.push(r.layer.clone());
+        }
+    }
+    settings.estimators = opts
+        .methods
+        .iter()
+        .map(|m| report::EstimatorSettings {
+            label: m.label().to_string(),
+            name: m.name().to_string(),
+        })
+        .collect();
+    settings.binning.rule = opts.range.rule().to_string();
+    settings.binning.range = match opts.range {
+        plane::BinRange::Fixed { lo, hi } => Some([lo, hi]),
+        plane::BinRange::Observed => None,
+    };
+    settings.binning.layers = out.ranges;
+    let plugin = infoplane::estimators::discrete::entropy_nats;
+    settings.h_x = units.from_nats(plugin(&xs, false));
+    settings.h_y = units.from_nats(plugin(&ys, false));
+    settings.backend = infoplane::Kernels::backend(&eng);
+    settings.adapter = eng.device_name();
+    let bounds = report::PlotBounds {
+        h_x_bits: Some(Units::Bits.from_nats(plugin(&xs, false))),
+        h_y_bits: Some(Units::Bits.from_nats(plugin(&ys, false))),
+    };
+    for (est, c) in report::clipped_for_drawing(&rows, &bounds) {
+        if c > 0 {
+            eprintln!(
+                "infoplane: plot: {c} {est} points lie outside [0, H(X)] x [0, H(Y)] (estimator \
+                 excursions) and are drawn on the bound, ringed; plane.csv keeps the raw values"
+            );
+        }
+    }
+    let written = report::write_plane_record(&a.out, &rows, &settings)?;
     eprintln!(
         "infoplane: {} rows in {:.1} s; wrote:",
         rows.len(),
@@ -1079,10 +1342,9 @@ fn generated(n: usize, d: usize, seed: u64) -> Result<(Dataset, Dataset), Error>
 }
 
 fn check_cmd(a: CheckArgs) -> Result<()> {
-    use infoplane::check::{check_estimators, check_kernels, render_text};
-    if a.format == Format::Csv {
-        return Err(Error::param("format", "check prints text or json").into());
-    }
+    use infoplane::check::{
+        check_estimators, check_inputs, check_kernels, render_csv, render_text,
+    };
     let (x, y) = match &a.x {
         Some(xs) => {
             let x = io::load(xs)?.to_dataset()?;
@@ -1102,6 +1364,7 @@ fn check_cmd(a: CheckArgs) -> Result<()> {
             (x, Some(y))
         }
     };
+    check_inputs(&x, y.as_ref())?;
     let Some(gpu) = gpu_engine()? else {
         anyhow::bail!("no GPU adapter on Vulkan, Metal or DX12: nothing to cross-check against the CPU (install mesa-vulkan-drivers for a software adapter)");
     };
@@ -1139,7 +1402,8 @@ fn check_cmd(a: CheckArgs) -> Result<()> {
                 "report": report,
             }))?
         ),
-        _ => print!("{}", render_text(&report)),
+        Format::Csv => print!("{}", render_csv(&report)),
+        Format::Text => print!("{}", render_text(&report)),
     }
     if !report.pass() {
         let failed = report.cases.iter().filter(|c| !c.pass).count();
@@ -1152,10 +1416,7 @@ fn check_cmd(a: CheckArgs) -> Result<()> {
 }
 
 fn bench_cmd(a: BenchArgs) -> Result<()> {
-    use infoplane::bench::{render_text, run_bench, system_info, BenchOptions};
-    if a.format == Format::Csv {
-        return Err(Error::param("format", "bench prints text or json").into());
-    }
+    use infoplane::bench::{render_csv, render_text, run_bench, system_info, BenchOptions};
     let mut opts = if a.quick {
         BenchOptions::quick()
     } else {
@@ -1227,7 +1488,8 @@ fn bench_cmd(a: BenchArgs) -> Result<()> {
             "{}",
             serde_json::to_string(&serde_json::json!({ "system": info, "rows": rows }))?
         ),
-        _ => print!("{}", render_text(&info, &rows)),
+        Format::Csv => print!("{}", render_csv(&info, &rows)),
+        Format::Text => print!("{}", render_text(&info, &rows)),
     }
     Ok(())
 }

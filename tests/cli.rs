@@ -658,3 +658,92 @@ fn every_command_has_help_with_examples() {
         );
     }
 }
+
+/// Issue #10 item 9: `entropy --help` described `-k` and `--discrete` with
+/// `mi`'s words (y, z, ksg1/ksg2/mixed); and `--units` is one word for the
+/// units on mi, entropy and plane, `--bits` its short form on mi/entropy.
+#[test]
+fn regression_one_vocabulary_across_commands() {
+    let help = |cmd: &str| String::from_utf8(run(&[cmd, "--help"]).stdout).unwrap();
+    let flag_text = |text: &str, flag: &str| -> String {
+        // the flag's line and its wrapped continuation lines
+        let mut out = String::new();
+        let mut on = false;
+        for l in text.lines() {
+            let t = l.trim_start();
+            if t.starts_with('-') {
+                on = t.contains(flag);
+            }
+            if on {
+                out.push_str(t);
+                out.push('\n');
+            }
+        }
+        assert!(!out.is_empty(), "{flag} in\n{text}");
+        out
+    };
+    let entropy = help("entropy");
+    for flag in ["--k", "--discrete"] {
+        let t = flag_text(&entropy, flag);
+        for foreign in ["ksg1", "ksg2", "mixed", "y,", "z)"] {
+            assert!(!t.contains(foreign), "entropy {flag}: `{foreign}` in {t}");
+        }
+    }
+    assert!(flag_text(&entropy, "--k").contains("kl"));
+    assert!(flag_text(&help("mi"), "--k").contains("ksg1"));
+    for cmd in ["mi", "entropy", "plane"] {
+        let t = flag_text(&help(cmd), "--units");
+        assert!(t.contains("bits") && t.contains("nats"), "{cmd}: {t}");
+    }
+    assert!(help("plane").contains("--bits"));
+    // --units bits is --bits; --units nats the default; disagreeing forms are refused.
+    let f = fixture();
+    let base = [
+        "entropy",
+        "--x",
+        s(&f.x),
+        "--backend",
+        "cpu",
+        "--format",
+        "json",
+    ];
+    let with = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        ok_json(&a)
+    };
+    let nats = with(&[]);
+    let bits = with(&["--bits"]);
+    assert_eq!(with(&["--units", "bits"])["value"], bits["value"]);
+    assert_eq!(bits["units"], "bits");
+    assert_eq!(with(&["--units", "nats"])["value"], nats["value"]);
+    let mi_bits = ok_json(&[
+        "mi",
+        "--x",
+        s(&f.x),
+        "--y",
+        s(&f.y),
+        "--units",
+        "bits",
+        "--backend",
+        "cpu",
+        "--format",
+        "json",
+    ]);
+    let mi_nats = ok_json(&[
+        "mi",
+        "--x",
+        s(&f.x),
+        "--y",
+        s(&f.y),
+        "--backend",
+        "cpu",
+        "--format",
+        "json",
+    ]);
+    let ratio = mi_nats["value"].as_f64().unwrap() / mi_bits["value"].as_f64().unwrap();
+    assert!((ratio - std::f64::consts::LN_2).abs() < 1e-12, "{ratio}");
+    let out = run(&["entropy", "--x", s(&f.x), "--bits", "--units", "nats"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("disagree"));
+}

@@ -17,7 +17,13 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The files `plane` writes.
-const OUTPUTS: [&str; 4] = ["plane.csv", "plane.json", "plane.svg", "plane.png"];
+const OUTPUTS: [&str; 5] = [
+    "plane.csv",
+    "plane.json",
+    "plane.settings.json",
+    "plane.svg",
+    "plane.png",
+];
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_infoplane"));
@@ -30,7 +36,7 @@ fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("the binary runs")
 }
 
-/// A short built-in experiment (20 distinct recorded epochs, 240 rows) into `out`.
+/// A short built-in experiment (all 31 epochs recorded, 372 rows) into `out`.
 fn demo_args(out: &Path, seed: u64) -> Vec<String> {
     [
         "plane",
@@ -171,14 +177,24 @@ fn complete(name: &str, bytes: &[u8], rows: usize) -> Result<(), String> {
                 _ => Err(format!("not an array of {rows} rows")),
             }
         }
+        "plane.settings.json" => {
+            let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+            match v["epochs"].as_array() {
+                Some(e) if !e.is_empty() && v["layers"].as_array().is_some() => Ok(()),
+                _ => Err("no epochs and layers in the settings".into()),
+            }
+        }
         "plane.svg" => {
             let t = text()?;
-            // one point (circle) per row, and the closing tag
-            let circles = t.matches("<circle").count();
-            if t.starts_with("<svg") && t.trim_end().ends_with("</svg>") && circles == rows {
+            // one marker (polygon) per row and one per layer in the legend
+            // (the demo has 6 layers), and the closing tag
+            let markers = t.matches("<polygon").count();
+            if t.starts_with("<svg") && t.trim_end().ends_with("</svg>") && markers == rows + 6 {
                 Ok(())
             } else {
-                Err(format!("{circles} circles for {rows} rows, or cut short"))
+                Err(format!(
+                    "{markers} markers for {rows} rows + 6 layers, or cut short"
+                ))
             }
         }
         "plane.png" => png_is_complete(bytes),
@@ -187,7 +203,7 @@ fn complete(name: &str, bytes: &[u8], rows: usize) -> Result<(), String> {
 }
 
 /// For each output in turn, a write that fails half-way through it leaves all
-/// four earlier outputs byte-identical and no temporary file behind; with no
+/// five earlier outputs byte-identical and no temporary file behind; with no
 /// earlier outputs, none appears.
 #[test]
 fn a_write_failing_midway_leaves_the_old_outputs() {
@@ -196,7 +212,7 @@ fn a_write_failing_midway_leaves_the_old_outputs() {
     let o = bin().args(demo_args(&out, 1)).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let before = snapshot(&out);
-    assert_eq!(before.len(), 4);
+    assert_eq!(before.len(), 5);
     for victim in OUTPUTS {
         let o = bin()
             .args(demo_args(&out, 2))
@@ -234,7 +250,7 @@ fn a_write_failing_midway_leaves_the_old_outputs() {
         .unwrap();
     assert!(!o.status.success());
     assert!(listing(&fresh).is_empty(), "{:?}", listing(&fresh));
-    // Without the hook the same run replaces all four.
+    // Without the hook the same run replaces all five.
     let o = bin().args(demo_args(&out, 2)).output().unwrap();
     assert!(o.status.success());
     let after = snapshot(&out);
@@ -243,7 +259,13 @@ fn a_write_failing_midway_leaves_the_old_outputs() {
     }
 }
 
-const OUTPUTS_SORTED: [&str; 4] = ["plane.csv", "plane.json", "plane.png", "plane.svg"];
+const OUTPUTS_SORTED: [&str; 5] = [
+    "plane.csv",
+    "plane.json",
+    "plane.png",
+    "plane.settings.json",
+    "plane.svg",
+];
 
 /// When the kill comes.
 #[derive(Clone, Copy, Debug)]
