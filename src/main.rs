@@ -322,7 +322,7 @@ struct PlaneArgs {
     /// (the built-in tanh experiment: -1,1, as Shwartz-Ziv & Tishby).
     #[arg(long, allow_hyphen_values = true)]
     range: Option<String>,
-    /// Output folder for plane.csv, plane.json, plane.svg, plane.png.
+    /// Output folder for plane.csv, plane.json, plane.settings.json, plane.svg, plane.png.
     #[arg(long, default_value = "infoplane-out")]
     out: PathBuf,
     /// Number of bins for the binned estimators.

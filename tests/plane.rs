@@ -771,6 +771,13 @@ fn plane_speaks_the_vocabulary_of_mi() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("disagree"));
     let o = go(&["--estimators", "kde", "--binning", "equal"], "x");
     assert_eq!(o.status.code(), Some(2));
+    // A range that is not LO < HI is refused, naming the flag and the value.
+    for bad in ["1,-1", "0,0", "a,b", "nan,1"] {
+        let o = go(&["--range", bad], "x");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {err}");
+        assert!(err.contains("range") && err.contains(bad), "{bad}: {err}");
+    }
 }
 
 fn read_csv_text(text: &str) -> Vec<std::collections::HashMap<String, String>> {
