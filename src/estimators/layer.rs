@@ -21,8 +21,17 @@
 //!   equality), which is the plug-in H(T) of the distinct activation patterns
 //!   when every input is distinct (at most ln N). A note in the diagnostics
 //!   says so.
+//!
+//! Every row is checked against the bounds the quantities obey
+//! ([`super::bounds`]): 0 ≤ I(X;T) ≤ H(X) (the plug-in entropy of the input
+//! symbols), 0 ≤ I(T;Y) ≤ H(Y), 0 ≤ H(Y|T) ≤ H(Y). Exact plug-in values
+//! (binned, the kNN row's I(X;T)) may cross them only by round-off; the
+//! statistical ones (KDE, the kNN row's Ross I(T;Y)) by their bias and
+//! variance, which is reported as a warning in the row's diagnostics, the
+//! value unclipped.
 
 use super::binning::ValidBinned;
+use super::bounds::{self, BoundKind, Bounds, Subject};
 use super::discrete::{cond_entropy_nats, entropy_nats, mutual_info_nats, Symbols};
 use super::kde::ValidKde;
 use super::knn_entropy::kl_nats;
@@ -126,10 +135,14 @@ pub fn layer_info(
     let mut diag = Diagnostics::default();
     let mut seed = None;
     let (mut i_xt_lower, mut i_ty_lower, mut h_t_lower, mut h_y_given_t) = (None, None, None, None);
+    // How strictly the bounds apply to I(X;T) and I(T;Y), and H(T) where it bounds them.
+    let (kind_xt, kind_ty, h_t_bound);
     let (i_xt, i_ty, h_t) = match method {
         LayerMethod::Binned(b) => {
-            let s = b.symbols(t, kern)?;
+            let s = b.symbols_noted(t, kern, &mut diag)?;
             let mm = b.miller_madow();
+            (kind_xt, kind_ty) = (b.bound_kind(), b.bound_kind());
+            h_t_bound = Some(entropy_nats(&s, mm));
             diag.notes
                 .push(format!("{} distinct binned patterns", s.alphabet()));
             h_y_given_t = Some(cond_entropy_nats(y, &s, mm)?);
@@ -140,6 +153,7 @@ pub fn layer_info(
             )
         }
         LayerMethod::Kde(k) => {
+            (kind_xt, kind_ty, h_t_bound) = (BoundKind::Statistical, BoundKind::Statistical, None);
             let b = k.bounds(t, Some(y), kern)?;
             i_xt_lower = Some(b.i_xt_lower);
             i_ty_lower = b.i_ty_lower;
@@ -152,6 +166,8 @@ pub fn layer_info(
             let prep = m.prep();
             seed = prep.noise.then_some(prep.seed);
             let exact = Symbols::from_exact_rows(t);
+            (kind_xt, kind_ty) = (BoundKind::Exact, BoundKind::Statistical);
+            h_t_bound = Some(entropy_nats(&exact, false));
             let ts = prep.apply(t, 0, &mut diag)?;
             let h = kl_nats(&ts, m.k(), Norm::Chebyshev, kern)?;
             let ity = mixed_nats(&ts, y, m.k(), kern, &mut diag)?;
@@ -184,6 +200,48 @@ pub fn layer_info(
             diag.notes.push(format!(
                 "raw {q} estimate is negative ({v:.3e} nats), reported unclamped"
             ));
+        }
+    }
+    let (h_x, h_y) = (entropy_nats(x, false), entropy_nats(y, false));
+    let tol = match method {
+        LayerMethod::Kde(_) => bounds::KDE_REL_TOL,
+        _ => bounds::ROUND_OFF_REL_TOL,
+    };
+    let mut xt = Bounds::nonnegative(kind_xt)
+        .at_most(h_x, "H(X) of the input symbols")
+        .round_off(tol);
+    let mut ty = Bounds::nonnegative(kind_ty)
+        .at_most(h_y, "H(Y) of the labels")
+        .round_off(tol);
+    if let Some(h) = h_t_bound {
+        xt = xt.at_most(h, "H(T) of the layer's symbols");
+        if kind_ty == BoundKind::Exact {
+            ty = ty.at_most(h, "H(T) of the layer's symbols");
+        }
+    }
+    let hyt = Bounds::nonnegative(kind_ty).at_most(h_y, "H(Y) of the labels");
+    let loose = |b: &Bounds| Bounds {
+        nonnegative: false,
+        equals: None,
+        ..b.clone()
+    };
+    let checks = [
+        ("I(X;T)", Some(i_xt), xt.clone()),
+        ("I(T;Y)", Some(i_ty), ty.clone()),
+        ("H(Y|T)", h_y_given_t, hyt),
+        // A lower bound below 0 is merely loose; above the upper bound it contradicts it.
+        ("I(X;T) lower bound", i_xt_lower, loose(&xt)),
+        ("I(T;Y) lower bound", i_ty_lower, loose(&ty)),
+    ];
+    for (quantity, v, b) in checks {
+        if let Some(v) = v {
+            let subject = Subject {
+                quantity,
+                estimator: method.name(),
+                units,
+                n: t.n(),
+            };
+            diag.warnings.extend(bounds::check(&subject, v, &b));
         }
     }
     let conv = |v: f64| units.from_nats(v);
