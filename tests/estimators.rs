@@ -768,7 +768,9 @@ fn adaptive_atoms_keep_a_point_mass_in_its_own_bin() {
             .diagnostics
             .notes
             .iter()
-            .any(|n| n.contains("2 of the 5 bins") && n.contains("85.5 %") && n.contains("atoms")),
+            .any(|n| n.contains("filled 1 of the 5 bins")
+                && n.contains("85.5 %")
+                && n.contains("atoms")),
         "{:?}",
         plain.diagnostics.notes
     );

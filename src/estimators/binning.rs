@@ -288,7 +288,7 @@ impl ValidBinned {
                 } else {
                     adaptive_edges(t, bins)
                 };
-                self.collapse_note(t, bins, cuts.len(), &mut plan.notes);
+                self.collapse_note(t, bins, &cuts, &mut plan.notes);
                 Binning::Edges {
                     edges: vec![cuts; t.d()],
                 }
@@ -319,14 +319,24 @@ impl ValidBinned {
     }
 
     /// A note when coinciding quantiles made fewer adaptive bins than asked.
-    fn collapse_note(&self, t: &Dataset, bins: u32, cuts: usize, notes: &mut Vec<String>) {
-        let asked = bins as usize;
+    fn collapse_note(&self, t: &Dataset, bins: u32, cut_points: &[f32], notes: &mut Vec<String>) {
+        let (asked, cuts) = (bins as usize, cut_points.len());
         if cuts + 1 >= asked {
             return;
         }
         let mut v = t.values().to_vec();
         v.sort_unstable_by(f32::total_cmp);
         let atoms = atoms_of(&v, asked);
+        // Bins that hold values: distinct indices (cuts <= v) over the sorted values.
+        let mut occupied = 0;
+        let mut last = usize::MAX;
+        for &x in &v {
+            let idx = cut_points.partition_point(|&c| c <= x);
+            if idx != last {
+                occupied += 1;
+                last = idx;
+            }
+        }
         let cause = match atoms.iter().max_by_key(|a| a.1) {
             Some(&(value, count, _)) => format!(
                 ": the value {value} holds {:.1} % of the values, more than one bin's mass \
@@ -343,11 +353,11 @@ impl ValidBinned {
              adaptive atoms (--adaptive-atoms) give such a value its own bin"
         };
         notes.push(format!(
-            "{}: adaptive binning made {} of the {asked} bins asked ({} cut points coincide){cause}; \
-             {remedy}",
+            "{}: adaptive binning filled {occupied} of the {asked} bins asked ({} of {} cut \
+             points coincide){cause}; {remedy}",
             t.name(),
-            cuts + 1,
             asked - 1 - cuts,
+            asked - 1,
         ));
     }
 
