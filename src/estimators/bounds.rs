@@ -136,8 +136,8 @@ pub fn check(s: &Subject<'_>, value_nats: f64, bounds: &Bounds) -> Vec<String> {
     }
     if bounds.nonnegative && value_nats < -tolerance(bounds, 0.0) {
         out.push(format!(
-            "{} = {:.6} {unit} is below 0, the lower bound of every mutual information and \
-             conditional entropy, by {:.3e} {unit}: {}",
+            "{} = {:.6} {unit} is below 0, the lower bound of every MI and conditional \
+             entropy, by {:.3e} {unit}: {}",
             s.quantity,
             u(value_nats),
             u(-value_nats),
