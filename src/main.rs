@@ -787,54 +787,7 @@ fn mi(a: MiArgs) -> Result<()> {
         state_memory(work, c.backend)?;
     }
     let mut est: Estimate = match estimator {
-        MiEstimator::Ksg1 | MiEstimator::Ksg2 => {
-            let (name, variant) = if estimator == MiEstimator::Ksg1 {
-                ("ksg1", KsgVariant::Ksg1)
-            } else {
-                ("ksg2", KsgVariant::Ksg2)
-            };
-            let instead = "--estimator discrete (both arrays discrete) or --estimator mixed \
-                           (one continuous, one discrete)";
-            for i in [Some(&x), Some(&y), z.as_ref()].into_iter().flatten() {
-                i.require_continuous(name, instead)?;
-            }
-            let eng = engine(c.backend)?;
-            let (xd, yd) = (x.dataset()?, y.dataset()?);
-            let mut e = if let Some(z) = &z {
-                Cmi::params()
-                    .k(c.k)
-                    .variant(variant)
-                    .seed(c.seed)
-                    .standardize(c.standardize)
-                    .units(u)
-                    .check()?
-                    .estimate_datasets(&xd, &yd, &z.dataset()?, &eng)?
-            } else {
-                Ksg::params()
-                    .k(c.k)
-                    .variant(variant)
-                    .seed(c.seed)
-                    .standardize(c.standardize)
-                    .units(u)
-                    .check()?
-                    .estimate_datasets(&xd, &yd, &eng)?
-            };
-            // Integers run as measurements (--continuous) still bound I(X;Y) by their entropy.
-            if z.is_none() {
-                let mut b = Bounds::nonnegative(BoundKind::Statistical);
-                for i in [&x, &y] {
-                    if let Some((h, what)) = i.integer_entropy_bound()? {
-                        b = b.at_most(h, what);
-                    }
-                }
-                if !b.upper.is_empty() {
-                    // The quantity's name as printed, for the warning.
-                    e.quantity = "I(X;Y)".into();
-                    infoplane::estimators::bounds::check_estimate(&mut e, &b);
-                }
-            }
-            e
-        }
+        MiEstimator::Ksg1 | MiEstimator::Ksg2 => mi_knn(c, estimator, &x, &y, z.as_ref())?,
         MiEstimator::Mixed => {
             let (cont, lab) = label_sides(&x, &y, "mixed", &mut notes);
             cont.require_continuous(
@@ -892,6 +845,63 @@ fn mi(a: MiArgs) -> Result<()> {
     notes.append(&mut est.diagnostics.notes);
     est.diagnostics.notes = notes;
     print_estimates(&[est], c.format)
+}
+
+/// `mi` with ksg1 or ksg2, and I(X;Y|Z) with `--z`: continuous arrays only.
+fn mi_knn(
+    c: &Common,
+    estimator: MiEstimator,
+    x: &Input,
+    y: &Input,
+    z: Option<&Input>,
+) -> Result<Estimate> {
+    let u = units(c.bits);
+    let (name, variant) = if estimator == MiEstimator::Ksg1 {
+        ("ksg1", KsgVariant::Ksg1)
+    } else {
+        ("ksg2", KsgVariant::Ksg2)
+    };
+    let instead = "--estimator discrete (both arrays discrete) or --estimator mixed \
+                   (one continuous, one discrete)";
+    for i in [Some(x), Some(y), z].into_iter().flatten() {
+        i.require_continuous(name, instead)?;
+    }
+    let eng = engine(c.backend)?;
+    let (xd, yd) = (x.dataset()?, y.dataset()?);
+    let mut e = if let Some(z) = z {
+        Cmi::params()
+            .k(c.k)
+            .variant(variant)
+            .seed(c.seed)
+            .standardize(c.standardize)
+            .units(u)
+            .check()?
+            .estimate_datasets(&xd, &yd, &z.dataset()?, &eng)?
+    } else {
+        Ksg::params()
+            .k(c.k)
+            .variant(variant)
+            .seed(c.seed)
+            .standardize(c.standardize)
+            .units(u)
+            .check()?
+            .estimate_datasets(&xd, &yd, &eng)?
+    };
+    // Integers run as measurements (--continuous) still bound I(X;Y) by their entropy.
+    if z.is_none() {
+        let mut b = Bounds::nonnegative(BoundKind::Statistical);
+        for i in [x, y] {
+            if let Some((h, what)) = i.integer_entropy_bound()? {
+                b = b.at_most(h, what);
+            }
+        }
+        if !b.upper.is_empty() {
+            // The quantity's name as printed, for the warning.
+            e.quantity = "I(X;Y)".into();
+            infoplane::estimators::bounds::check_estimate(&mut e, &b);
+        }
+    }
+    Ok(e)
 }
 
 /// `mi --estimator binned`: discrete arrays are symbols, never binned;
