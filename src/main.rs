@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use infoplane::demo::{self, Activation, DemoConfig};
 use infoplane::estimators::{
-    BinScheme, Binned, Cmi, Discrete, Estimate, Gaussian, Kde, KnnEntropy, Ksg, KsgVariant, Mixed,
-    Symbols, Units,
+    BinScheme, Binned, BoundKind, Bounds, Cmi, Discrete, Estimate, Gaussian, Kde, KnnEntropy, Ksg,
+    KsgVariant, Mixed, Symbols, Units,
 };
 use infoplane::io::{self, Array};
 use infoplane::kernels::gpu::list_adapters;
@@ -38,7 +38,7 @@ enum Command {
     #[command(
         mut_arg("k", |a| a.help("Neighbour rank k of the kNN estimators (ksg1, ksg2, mixed; and of --z)")),
         mut_arg("discrete", |a| a.help("Arrays (x, y, z) whose float values are labels or bits: each row is one symbol")),
-        after_help = "Examples:\n  infoplane mi --x x.npy --y y.npy                       # KSG-1, k = 3, nats\n  infoplane mi --x acts.npz:layer2 --y labels.npy --estimator mixed --bits\n  infoplane mi --x t.npy --y labels.npy --estimator kde --sigma2 0.001 --format json\n  infoplane mi --x t.npy --y labels.npy --estimator binned --bins 30 --range -1,1\n  infoplane mi --x x.csv --y y.csv --z z.csv               # conditional MI (Frenzel-Pompe)\n  infoplane mi --x bits.npy --y labels.npy --estimator discrete --discrete x"
+        after_help = "Examples:\n  infoplane mi --x x.npy --y y.npy                       # continuous: KSG-1, k = 3, nats\n  infoplane mi --x acts.npy --y labels.npy               # integer labels: mixed, chosen from the types\n  infoplane mi --x acts.npz:layer2 --y labels.npy --estimator mixed --bits\n  infoplane mi --x t.npy --y labels.npy --estimator kde --sigma2 0.001 --format json\n  infoplane mi --x t.npy --y labels.npy --estimator binned --bins 30 --range -1,1\n  infoplane mi --x x.csv --y y.csv --z z.csv               # conditional MI (Frenzel-Pompe)\n  infoplane mi --x bits.npy --y labels.npy --estimator discrete --discrete x\n  infoplane mi --x pixels.npy --y t.npy --estimator ksg1 --continuous x   # integers that are measurements"
     )]
     Mi(MiArgs),
     /// Entropy H(X).
@@ -241,9 +241,15 @@ struct Common {
     /// Equal bins on --range, or adaptive equal-mass bins.
     #[arg(long, value_enum, default_value_t = BinningArg::Equal)]
     binning: BinningArg,
+    /// Adaptive bins: give a value holding more than one bin's mass (ReLU zeros, a clipped bound) its own bin.
+    #[arg(long)]
+    adaptive_atoms: bool,
     /// Arrays (x, y, z) whose float values are labels or bits: each row is one symbol.
     #[arg(long, value_delimiter = ',')]
     discrete: Vec<String>,
+    /// Arrays (x, y, z) of integers that are measurements (e.g. pixel intensities), not labels: the continuous estimators accept them.
+    #[arg(long, value_delimiter = ',')]
+    continuous: Vec<String>,
     /// Which kernels run: a hardware GPU if present (auto), any GPU adapter, or the CPU twins.
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     backend: BackendArg,
@@ -272,12 +278,13 @@ struct MiArgs {
     /// Y (the discrete side for `mixed`, `kde`).
     #[arg(long)]
     y: String,
-    /// Z: condition on it (Frenzel-Pompe conditional MI; ksg1 only).
+    /// Z: condition on it (conditional MI: ksg1 = Frenzel-Pompe, ksg2 = KSG algorithm 2).
     #[arg(long)]
     z: Option<String>,
-    /// Estimator.
-    #[arg(long, value_enum, default_value_t = MiEstimator::Ksg1)]
-    estimator: MiEstimator,
+    /// Estimator. Default: chosen from the arrays' types: ksg1 for two continuous arrays, mixed for a
+    /// continuous and a discrete one (integer or bool dtype, or --discrete), discrete for two discrete ones.
+    #[arg(long, value_enum)]
+    estimator: Option<MiEstimator>,
     #[command(flatten)]
     common: Common,
 }
@@ -287,9 +294,9 @@ struct EntropyArgs {
     /// X: FILE.npy, FILE.csv, or FILE.npz:NAME / FILE.safetensors:NAME.
     #[arg(long)]
     x: String,
-    /// Estimator.
-    #[arg(long, value_enum, default_value_t = EntropyEstimator::Kl)]
-    estimator: EntropyEstimator,
+    /// Estimator. Default: kl for a continuous array, discrete for a discrete one (integer or bool dtype, or --discrete).
+    #[arg(long, value_enum)]
+    estimator: Option<EntropyEstimator>,
     #[command(flatten)]
     common: Common,
 }
@@ -464,19 +471,179 @@ fn units(bits: bool) -> Units {
     }
 }
 
-/// Loads an array; `--discrete` names it by role (x, y, z).
-fn load(spec: &str, role: &str, discrete: &[String]) -> Result<Array, Error> {
-    let mut a = io::load(spec)?;
-    if discrete.iter().any(|d| d == role) {
-        a.discrete = true;
-    }
-    Ok(a)
+/// One input array of `mi` or `entropy` and how its type was decided.
+struct Input {
+    arr: Array,
+    /// x, y or z.
+    role: &'static str,
+    /// The file keeps its values as CSV text (integer cells make it discrete).
+    csv: bool,
+    /// Named by `--discrete`.
+    marked_discrete: bool,
+    /// Named by `--continuous`.
+    marked_continuous: bool,
 }
 
-/// Symbols of a discrete array (integer values by value; other floats by exact row).
-fn symbols(a: &Array) -> Result<Symbols, Error> {
-    let ds = a.to_dataset()?;
-    Symbols::from_dataset(&ds).or_else(|_| Ok(Symbols::from_exact_rows(&ds)))
+impl Input {
+    fn load(spec: &str, role: &'static str, c: &Common) -> Result<Input, Error> {
+        let arr = io::load(spec)?;
+        let csv = matches!(
+            io::FileKind::of(&io::split_spec(spec).0),
+            Ok(io::FileKind::Csv)
+        );
+        Ok(Input {
+            arr,
+            role,
+            csv,
+            marked_discrete: c.discrete.iter().any(|d| d == role),
+            marked_continuous: c.continuous.iter().any(|d| d == role),
+        })
+    }
+
+    fn name(&self) -> &str {
+        &self.arr.name
+    }
+
+    /// Symbols (labels, bits, counts) rather than measurements: integer or
+    /// bool storage unless `--continuous`, or marked `--discrete`.
+    fn is_discrete(&self) -> bool {
+        self.marked_discrete || (self.arr.discrete && !self.marked_continuous)
+    }
+
+    /// Why the array counts as discrete, for messages ("this array …").
+    fn why_discrete(&self) -> String {
+        if self.marked_discrete {
+            format!("is marked --discrete {}", self.role)
+        } else if self.csv {
+            "holds integer cells only (an integer CSV column is discrete, like an integer .npy)"
+                .into()
+        } else {
+            "has an integer or bool dtype".into()
+        }
+    }
+
+    /// The type in words, for the note that says why an estimator was chosen.
+    fn kind_words(&self) -> String {
+        if self.is_discrete() {
+            format!("discrete (it {})", self.why_discrete())
+        } else if self.arr.discrete {
+            format!("continuous (integers marked --continuous {})", self.role)
+        } else {
+            "continuous (float)".into()
+        }
+    }
+
+    fn dataset(&self) -> Result<Dataset, Error> {
+        self.arr.to_dataset()
+    }
+
+    /// The first value with a fraction, as (row, column, value).
+    fn first_fraction(&self) -> Option<(usize, usize, f32)> {
+        let d = self.arr.d().max(1);
+        self.arr
+            .data
+            .iter()
+            .position(|v| v.fract() != 0.0)
+            .map(|i| (i / d, i % d, self.arr.data[i]))
+    }
+
+    /// Symbols of a discrete array: integer values by value, other floats
+    /// (marked `--discrete`) by exact row.
+    fn symbols(&self) -> Result<Symbols, Error> {
+        let ds = self.dataset()?;
+        Symbols::from_dataset(&ds).or_else(|_| Ok(Symbols::from_exact_rows(&ds)))
+    }
+
+    /// Symbols for an estimator that needs them on this side: a discrete
+    /// array, or a float array whose values are all integers (labels saved as
+    /// floats; a note says so). A float array with fractions is refused with
+    /// `refusal`'s advice unless it is marked `--discrete`.
+    fn symbols_for(
+        &self,
+        estimator: &str,
+        refusal: &str,
+        notes: &mut Vec<String>,
+    ) -> Result<Symbols, Error> {
+        if self.is_discrete() {
+            return self.symbols();
+        }
+        match self.first_fraction() {
+            None => {
+                let s = self.symbols()?;
+                notes.push(format!(
+                    "{}: a float array whose values are all integers ({} distinct rows): \
+                     used as symbols by {estimator}",
+                    self.name(),
+                    s.alphabet()
+                ));
+                Ok(s)
+            }
+            Some((row, col, v)) => {
+                let distinct = Symbols::from_exact_rows(&self.dataset()?).alphabet();
+                Err(Error::Data {
+                    what: self.name().to_string(),
+                    reason: format!(
+                        "a float array with non-integer values (row {row}, column {col}: {v}; \
+                         {distinct} distinct rows in {}): {refusal}",
+                        self.arr.n()
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Refuses a discrete array for an estimator that treats values as
+    /// continuous measurements, naming the estimators to use instead.
+    fn require_continuous(&self, estimator: &str, instead: &str) -> Result<(), Error> {
+        if !self.is_discrete() {
+            return Ok(());
+        }
+        Err(Error::Data {
+            what: self.name().to_string(),
+            reason: format!(
+                "this array {}, so its values are discrete symbols (labels, counts, bits), and \
+                 {estimator} treats them as continuous measurements: ties between equal symbols \
+                 bias it without bound (it can exceed the entropy of the symbols). Use {instead}, \
+                 or --continuous {} if these integers are measurements (e.g. pixel intensities)",
+                self.why_discrete(),
+                self.role
+            ),
+        })
+    }
+
+    /// The plug-in entropy of integer data run as continuous (`--continuous`):
+    /// whatever the estimator, I(·;V) ≤ H(V) still holds for them.
+    fn integer_entropy_bound(&self) -> Result<Option<(f64, String)>, Error> {
+        if !(self.arr.discrete && self.marked_continuous) {
+            return Ok(None);
+        }
+        let h = infoplane::estimators::discrete::entropy_nats(&self.symbols()?, false);
+        Ok(Some((
+            h,
+            format!(
+                "H({}) of the integer values of {}",
+                self.role.to_uppercase(),
+                self.name()
+            ),
+        )))
+    }
+
+    /// A warning when a float array of integers (labels saved as floats?) is binned.
+    fn binned_integers_warning(&self) -> Option<String> {
+        if self.is_discrete() || self.first_fraction().is_some() {
+            return None;
+        }
+        let distinct = self
+            .dataset()
+            .ok()
+            .map(|d| Symbols::from_exact_rows(&d).alphabet())?;
+        Some(format!(
+            "{}: a float array whose values are all integers ({distinct} distinct rows) was binned \
+             as measurements; if these are labels, mark them --discrete {} (labels are never binned)",
+            self.name(),
+            self.role
+        ))
+    }
 }
 
 fn parse_range(r: Option<&str>) -> Result<(f32, f32), Error> {
@@ -505,7 +672,21 @@ fn binned(c: &Common) -> Result<infoplane::estimators::binning::ValidBinned, Err
         }
         BinningArg::Adaptive => BinScheme::Adaptive { bins: c.bins },
     };
-    Binned::params().scheme(scheme).units(units(c.bits)).check()
+    Binned::params()
+        .scheme(scheme)
+        .atoms(c.adaptive_atoms)
+        .units(units(c.bits))
+        .check()
+        .map_err(|e| match e {
+            Error::Param {
+                name: "adaptive-atoms",
+                reason,
+            } => Error::param(
+                "adaptive-atoms",
+                format!("{reason}: use it with --binning adaptive"),
+            ),
+            e => e,
+        })
 }
 
 fn kde(c: &Common) -> Result<infoplane::estimators::kde::ValidKde, Error> {
@@ -523,14 +704,22 @@ fn kde(c: &Common) -> Result<infoplane::estimators::kde::ValidKde, Error> {
     })
 }
 
-fn check_discrete_roles(c: &Common) -> Result<(), Error> {
-    for d in &c.discrete {
-        if !matches!(d.as_str(), "x" | "y" | "z") {
-            return Err(Error::param(
-                "discrete",
-                format!("expected a list of x, y, z, got `{d}`"),
-            ));
+fn check_roles(c: &Common) -> Result<(), Error> {
+    for (flag, list) in [("discrete", &c.discrete), ("continuous", &c.continuous)] {
+        for d in list {
+            if !matches!(d.as_str(), "x" | "y" | "z") {
+                return Err(Error::param(
+                    flag,
+                    format!("expected a list of x, y, z, got `{d}`"),
+                ));
+            }
         }
+    }
+    if let Some(r) = c.discrete.iter().find(|r| c.continuous.contains(r)) {
+        return Err(Error::param(
+            "continuous",
+            format!("`{r}` is named by both --discrete and --continuous"),
+        ));
     }
     Ok(())
 }
@@ -579,68 +768,116 @@ fn array_bytes(a: &Array) -> u64 {
     (a.data.len() as u64).saturating_mul(4)
 }
 
+/// What `mi` runs when `--estimator` is not given: from the arrays' types.
+fn choose_mi(x: &Input, y: &Input, z: Option<&Input>) -> Result<(MiEstimator, String), Error> {
+    if let Some(z) = z {
+        for i in [x, y, z] {
+            i.require_continuous(
+                "conditional MI (--z, the kNN estimators ksg1 and ksg2)",
+                "a continuous array here",
+            )?;
+        }
+    }
+    let chosen = match (x.is_discrete(), y.is_discrete()) {
+        _ if z.is_some() => MiEstimator::Ksg1,
+        (false, false) => MiEstimator::Ksg1,
+        (true, true) => MiEstimator::Discrete,
+        _ => MiEstimator::Mixed,
+    };
+    let what = match chosen {
+        MiEstimator::Ksg1 if z.is_some() => "ksg1 (the Frenzel-Pompe conditional MI)",
+        MiEstimator::Ksg1 => "ksg1 (Kraskov et al.)",
+        MiEstimator::Discrete => "discrete (plug-in)",
+        _ => "mixed (Ross 2014; the discrete array as labels)",
+    };
+    let note = format!(
+        "estimator chosen from the arrays' types (no --estimator): {} is {}, {} is {}: {what}",
+        x.name(),
+        x.kind_words(),
+        y.name(),
+        y.kind_words()
+    );
+    Ok((chosen, note))
+}
+
+/// The continuous side and the label side for `mixed` and `kde`: Y holds the
+/// labels unless only X is discrete, when the roles swap (I(X;Y) is symmetric).
+fn label_sides<'a>(
+    x: &'a Input,
+    y: &'a Input,
+    estimator: &str,
+    notes: &mut Vec<String>,
+) -> (&'a Input, &'a Input) {
+    if x.is_discrete() && !y.is_discrete() {
+        notes.push(format!(
+            "I(X;Y) is symmetric: {} ({}) is the continuous side of {estimator}, {} the labels",
+            y.name(),
+            y.kind_words(),
+            x.name()
+        ));
+        (y, x)
+    } else {
+        (x, y)
+    }
+}
+
+/// Advice when `estimator` needs labels and got a continuous array.
+fn labels_refusal(estimator: &str, role: &str) -> String {
+    format!(
+        "{estimator} needs labels on this side (a discrete variable: an integer or bool array), \
+         and the estimate on a continuous one is not defined as a mutual information with labels; \
+         use --estimator ksg1 for continuous data, or mark it --discrete {role} to make every \
+         distinct row one label"
+    )
+}
+
 fn mi(a: MiArgs) -> Result<()> {
     let c = &a.common;
-    check_discrete_roles(c)?;
-    let x = load(&a.x, "x", &c.discrete)?;
-    let y = load(&a.y, "y", &c.discrete)?;
-    let z =
-        a.z.as_deref()
-            .map(|z| load(z, "z", &c.discrete))
-            .transpose()?;
-    if z.is_some() && !matches!(a.estimator, MiEstimator::Ksg1 | MiEstimator::Ksg2) {
+    check_roles(c)?;
+    let x = Input::load(&a.x, "x", c)?;
+    let y = Input::load(&a.y, "y", c)?;
+    let z = a.z.as_deref().map(|z| Input::load(z, "z", c)).transpose()?;
+    let mut notes = Vec::new();
+    let estimator = match a.estimator {
+        Some(e) => e,
+        None => {
+            let (e, note) = choose_mi(&x, &y, z.as_ref())?;
+            notes.push(note);
+            e
+        }
+    };
+    if z.is_some() && !matches!(estimator, MiEstimator::Ksg1 | MiEstimator::Ksg2) {
         return Err(Error::param(
             "z",
-            "conditional MI (--z) is estimated with the Frenzel-Pompe kNN estimator: use --estimator ksg1",
+            "conditional MI (--z) is estimated with the kNN estimators: --estimator ksg1 \
+             (Frenzel-Pompe) or ksg2 (KSG algorithm 2)",
         )
         .into());
     }
     let u = units(c.bits);
     {
         use infoplane::memory::Work;
-        let n = x.n();
-        let dims = x.d() + y.d() + z.as_ref().map_or(0, |z| z.d());
-        let work = match a.estimator {
+        let n = x.arr.n();
+        let dims = x.arr.d() + y.arr.d() + z.as_ref().map_or(0, |z| z.arr.d());
+        let work = match estimator {
             MiEstimator::Ksg1 | MiEstimator::Ksg2 | MiEstimator::Mixed => {
                 Work::Knn { n, dims, k: c.k }
             }
-            MiEstimator::Kde => Work::Kde { n, dims: x.d() },
+            MiEstimator::Kde => Work::Kde { n, dims },
             _ => Work::Binned { n, dims },
         };
         state_memory(work, c.backend)?;
     }
-    let est: Estimate = match a.estimator {
-        MiEstimator::Ksg1 | MiEstimator::Ksg2 => {
-            let eng = engine(c.backend)?;
-            let (xd, yd) = (x.to_dataset()?, y.to_dataset()?);
-            if let Some(z) = &z {
-                if a.estimator == MiEstimator::Ksg2 {
-                    log::warn!("--z uses the Frenzel-Pompe estimator (the KSG-1 form); --estimator ksg2 is ignored");
-                }
-                Cmi::params()
-                    .k(c.k)
-                    .seed(c.seed)
-                    .standardize(c.standardize)
-                    .units(u)
-                    .check()?
-                    .estimate_datasets(&xd, &yd, &z.to_dataset()?, &eng)?
-            } else {
-                let variant = if a.estimator == MiEstimator::Ksg1 {
-                    KsgVariant::Ksg1
-                } else {
-                    KsgVariant::Ksg2
-                };
-                Ksg::params()
-                    .k(c.k)
-                    .variant(variant)
-                    .seed(c.seed)
-                    .standardize(c.standardize)
-                    .units(u)
-                    .check()?
-                    .estimate_datasets(&xd, &yd, &eng)?
-            }
-        }
+    let mut est: Estimate = match estimator {
+        MiEstimator::Ksg1 | MiEstimator::Ksg2 => mi_knn(c, estimator, &x, &y, z.as_ref())?,
         MiEstimator::Mixed => {
+            let (cont, lab) = label_sides(&x, &y, "mixed", &mut notes);
+            cont.require_continuous(
+                "mixed (continuous side)",
+                "--estimator discrete (both arrays are discrete)",
+            )?;
+            let labels =
+                lab.symbols_for("mixed", &labels_refusal("mixed", lab.role), &mut notes)?;
             let eng = engine(c.backend)?;
             Mixed::params()
                 .k(c.k)
@@ -648,70 +885,190 @@ fn mi(a: MiArgs) -> Result<()> {
                 .standardize(c.standardize)
                 .units(u)
                 .check()?
-                .estimate_dataset(&x.to_dataset()?, &symbols(&y)?, &eng)?
+                .estimate_dataset(&cont.dataset()?, &labels, &eng)?
         }
         MiEstimator::Kde => {
+            let (cont, lab) = label_sides(&x, &y, "kde", &mut notes);
+            let refusal = labels_refusal("KDE's I(T;Y) (Kolchinsky-Tracey bounds)", lab.role);
+            let labels = lab.symbols_for("kde", &refusal, &mut notes)?;
             let eng = engine(c.backend)?;
-            kde(c)?.mi_labels(&x.to_dataset()?, &symbols(&y)?, &eng)?
+            kde(c)?.mi_labels(&cont.dataset()?, &labels, &eng)?
         }
-        MiEstimator::Binned => {
-            let eng = engine(c.backend)?;
-            let b = binned(c)?;
-            // Discrete arrays are used as they are; continuous ones are binned.
-            let side = |arr: &Array| -> Result<Symbols, Error> {
-                if arr.discrete {
-                    symbols(arr)
-                } else {
-                    b.symbols(&arr.to_dataset()?, &eng)
-                }
+        MiEstimator::Binned => mi_binned(c, &x, &y, &mut notes)?,
+        MiEstimator::Discrete => {
+            let refusal = |i: &Input| {
+                format!(
+                    "the discrete estimator would make every distinct row one symbol; mark it \
+                     --discrete {} if that is what you mean, or use a continuous estimator \
+                     (ksg1, or mixed with labels)",
+                    i.role
+                )
             };
-            if y.discrete && !x.discrete {
-                b.mi_labels(&x.to_dataset()?, &symbols(&y)?, &eng)?
-            } else {
-                let mut e = Discrete::params()
-                    .units(u)
-                    .check()?
-                    .mutual_info(&side(&x)?, &side(&y)?)?;
-                e.estimator = "binned".into();
-                e.backend = infoplane::Kernels::backend(&eng);
-                e.adapter = eng.device_name();
-                e
-            }
+            let xs = x.symbols_for("discrete", &refusal(&x), &mut notes)?;
+            let ys = y.symbols_for("discrete", &refusal(&y), &mut notes)?;
+            Discrete::params().units(u).check()?.mutual_info(&xs, &ys)?
         }
-        MiEstimator::Discrete => Discrete::params()
-            .units(u)
-            .check()?
-            .mutual_info(&symbols(&x)?, &symbols(&y)?)?,
         MiEstimator::Gaussian => Gaussian::params()
             .units(u)
             .check()?
-            .mi_datasets(&x.to_dataset()?, &y.to_dataset()?)?,
+            .mi_datasets(&x.dataset()?, &y.dataset()?)?,
     };
     // The estimators name their quantities for layers (T); here the user gave X and Y.
-    let mut est = est;
     if z.is_none() {
         est.quantity = "I(X;Y)".into();
+        for w in &mut est.diagnostics.warnings {
+            for q in ["I(T;Y)", "I(X;T)"] {
+                if let Some(rest) = w.strip_prefix(q) {
+                    *w = format!("I(X;Y){rest}");
+                }
+            }
+        }
     }
+    notes.append(&mut est.diagnostics.notes);
+    est.diagnostics.notes = notes;
     print_estimates(&[est], c.format)
+}
+
+/// `mi` with ksg1 or ksg2, and I(X;Y|Z) with `--z`: continuous arrays only.
+fn mi_knn(
+    c: &Common,
+    estimator: MiEstimator,
+    x: &Input,
+    y: &Input,
+    z: Option<&Input>,
+) -> Result<Estimate> {
+    let u = units(c.bits);
+    let (name, variant) = if estimator == MiEstimator::Ksg1 {
+        ("ksg1", KsgVariant::Ksg1)
+    } else {
+        ("ksg2", KsgVariant::Ksg2)
+    };
+    let instead = "--estimator discrete (both arrays discrete) or --estimator mixed \
+                   (one continuous, one discrete)";
+    for i in [Some(x), Some(y), z].into_iter().flatten() {
+        i.require_continuous(name, instead)?;
+    }
+    let eng = engine(c.backend)?;
+    let (xd, yd) = (x.dataset()?, y.dataset()?);
+    let mut e = if let Some(z) = z {
+        Cmi::params()
+            .k(c.k)
+            .variant(variant)
+            .seed(c.seed)
+            .standardize(c.standardize)
+            .units(u)
+            .check()?
+            .estimate_datasets(&xd, &yd, &z.dataset()?, &eng)?
+    } else {
+        Ksg::params()
+            .k(c.k)
+            .variant(variant)
+            .seed(c.seed)
+            .standardize(c.standardize)
+            .units(u)
+            .check()?
+            .estimate_datasets(&xd, &yd, &eng)?
+    };
+    // Integers run as measurements (--continuous) still bound I(X;Y) by their entropy.
+    if z.is_none() {
+        let mut b = Bounds::nonnegative(BoundKind::Statistical);
+        for i in [x, y] {
+            if let Some((h, what)) = i.integer_entropy_bound()? {
+                b = b.at_most(h, what);
+            }
+        }
+        if !b.upper.is_empty() {
+            // The quantity's name as printed, for the warning.
+            e.quantity = "I(X;Y)".into();
+            infoplane::estimators::bounds::check_estimate(&mut e, &b);
+        }
+    }
+    Ok(e)
+}
+
+/// `mi --estimator binned`: discrete arrays are symbols, never binned;
+/// continuous ones are binned as asked.
+fn mi_binned(c: &Common, x: &Input, y: &Input, notes: &mut Vec<String>) -> Result<Estimate> {
+    let eng = engine(c.backend)?;
+    let b = binned(c)?;
+    let mut warnings: Vec<String> = [x, y]
+        .iter()
+        .filter_map(|i| i.binned_integers_warning())
+        .collect();
+    let mut e = match (x.is_discrete(), y.is_discrete()) {
+        (false, false) => b.mi_datasets(&x.dataset()?, &y.dataset()?, &eng)?,
+        (false, true) => b.mi_labels(&x.dataset()?, &y.symbols()?, &eng)?,
+        (true, false) => {
+            notes.push(format!(
+                "{} is discrete: used as symbols, never binned; {} is binned",
+                x.name(),
+                y.name()
+            ));
+            b.mi_input(&y.dataset()?, &x.symbols()?, &eng)?
+        }
+        (true, true) => {
+            notes.push("both arrays are discrete: used as symbols, never binned".into());
+            let mut e = Discrete::params()
+                .units(units(c.bits))
+                .check()?
+                .mutual_info(&x.symbols()?, &y.symbols()?)?;
+            e.estimator = "binned".into();
+            e.backend = infoplane::Kernels::backend(&eng);
+            e.adapter = eng.device_name();
+            e
+        }
+    };
+    if y.is_discrete() && !x.is_discrete() {
+        notes.push(format!(
+            "{} is discrete: used as symbols, never binned",
+            y.name()
+        ));
+    }
+    warnings.append(&mut e.diagnostics.warnings);
+    e.diagnostics.warnings = warnings;
+    Ok(e)
 }
 
 fn entropy(a: EntropyArgs) -> Result<()> {
     let c = &a.common;
-    check_discrete_roles(c)?;
-    let x = load(&a.x, "x", &c.discrete)?;
+    check_roles(c)?;
+    let x = Input::load(&a.x, "x", c)?;
     let u = units(c.bits);
+    let mut notes = Vec::new();
+    let estimator = match a.estimator {
+        Some(e) => e,
+        None => {
+            let e = if x.is_discrete() {
+                EntropyEstimator::Discrete
+            } else {
+                EntropyEstimator::Kl
+            };
+            notes.push(format!(
+                "estimator chosen from the array's type (no --estimator): {} is {}: {}",
+                x.name(),
+                x.kind_words(),
+                if x.is_discrete() {
+                    "discrete (plug-in)"
+                } else {
+                    "kl (Kozachenko-Leonenko)"
+                }
+            ));
+            e
+        }
+    };
     {
         use infoplane::memory::Work;
-        let (n, dims) = (x.n(), x.d());
-        let work = match a.estimator {
+        let (n, dims) = (x.arr.n(), x.arr.d());
+        let work = match estimator {
             EntropyEstimator::Kl => Work::Knn { n, dims, k: c.k },
             EntropyEstimator::Kde => Work::Kde { n, dims },
             _ => Work::Binned { n, dims },
         };
         state_memory(work, c.backend)?;
     }
-    let est = match a.estimator {
+    let mut est = match estimator {
         EntropyEstimator::Kl => {
+            x.require_continuous("kl (Kozachenko-Leonenko)", "--estimator discrete")?;
             let eng = engine(c.backend)?;
             KnnEntropy::params()
                 .k(c.k)
@@ -719,37 +1076,49 @@ fn entropy(a: EntropyArgs) -> Result<()> {
                 .standardize(c.standardize)
                 .units(u)
                 .check()?
-                .estimate_dataset(&x.to_dataset()?, &eng)?
+                .estimate_dataset(&x.dataset()?, &eng)?
         }
         EntropyEstimator::Kde => {
             let eng = engine(c.backend)?;
-            kde(c)?.entropy(&x.to_dataset()?, &eng)?
+            kde(c)?.entropy(&x.dataset()?, &eng)?
         }
         EntropyEstimator::Binned => {
             let eng = engine(c.backend)?;
             let b = binned(c)?;
-            if x.discrete {
+            if x.is_discrete() {
+                notes.push(format!(
+                    "{} is discrete: used as symbols, never binned",
+                    x.name()
+                ));
                 let mut e = Discrete::params()
                     .units(u)
                     .check()?
-                    .entropy(&symbols(&x)?)?;
+                    .entropy(&x.symbols()?)?;
                 e.estimator = "binned".into();
                 e
             } else {
-                b.entropy(&x.to_dataset()?, &eng)?
+                let mut e = b.entropy(&x.dataset()?, &eng)?;
+                if let Some(w) = x.binned_integers_warning() {
+                    e.diagnostics.warnings.insert(0, w);
+                }
+                e
             }
         }
         EntropyEstimator::Gaussian => Gaussian::params()
             .units(u)
             .check()?
-            .entropy_dataset(&x.to_dataset()?)?,
-        EntropyEstimator::Discrete => Discrete::params()
-            .units(u)
-            .check()?
-            .entropy(&symbols(&x)?)?,
+            .entropy_dataset(&x.dataset()?)?,
+        EntropyEstimator::Discrete => {
+            let refusal = "the discrete estimator would make every distinct row one symbol \
+                           (H would be about ln n and say nothing); mark it --discrete x if \
+                           that is what you mean, or use --estimator kl or binned";
+            let s = x.symbols_for("discrete", refusal, &mut notes)?;
+            Discrete::params().units(u).check()?.entropy(&s)?
+        }
     };
-    let mut est = est;
     est.quantity = "H(X)".into();
+    notes.append(&mut est.diagnostics.notes);
+    est.diagnostics.notes = notes;
     print_estimates(&[est], c.format)
 }
 
@@ -765,6 +1134,13 @@ fn csv_field(s: &str) -> String {
 }
 
 fn print_estimates(ests: &[Estimate], format: Format) -> Result<()> {
+    // Warnings go to stderr in every format, so that a pipe of JSON or CSV
+    // still shows them on the terminal.
+    for e in ests {
+        for w in &e.diagnostics.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     let unit = |e: &Estimate| match e.units {
         Units::Nats => "nats",
         Units::Bits => "bits",

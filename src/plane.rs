@@ -229,11 +229,6 @@ impl LayerRange {
     }
 }
 
-/// Values of `t` outside `[lo, hi]` (those the equal bins clamp).
-pub fn count_outside(t: &Dataset, lo: f32, hi: f32) -> usize {
-    t.values().iter().filter(|&&v| v < lo || v > hi).count()
-}
-
 /// Settings of a plane computation.
 #[derive(Clone, Debug)]
 pub struct PlaneOptions {
@@ -729,38 +724,20 @@ pub fn compute_plane(
                 None
             };
             for (m, lm) in &methods {
-                let (lm, bin_range, clamped) = match (m, range) {
+                let (lm, bin_range) = match (m, range) {
                     (PlaneMethod::Binned, Some((lo, hi))) => {
-                        let clamped = count_outside(t, lo, hi);
-                        let r = slot(&mut ranges, name);
-                        r.clamped += clamped;
-                        r.values += t.values().len();
-                        (
-                            opts.layer_method(*m, (lo, hi))?,
-                            Some([lo, hi]),
-                            Some(clamped),
-                        )
+                        (opts.layer_method(*m, (lo, hi))?, Some([lo, hi]))
                     }
-                    _ => (lm.clone(), None, None),
+                    _ => (lm.clone(), None),
                 };
-                let mut info =
+                // The binning estimator counts (and warns about) what it clamps.
+                let info =
                     layer_info(t, x, y, &lm, engine).map_err(|e| with_context(e, epoch, name))?;
-                if let (Some(c), Some([lo, hi])) = (clamped, bin_range) {
-                    if c > 0 {
-                        let (mn, mx) = t
-                            .values()
-                            .iter()
-                            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-                                (a.min(v), b.max(v))
-                            });
-                        info.diagnostics.notes.push(format!(
-                            "{c} of {} values ({:.3} %) lie outside the binning range [{lo}, {hi}] \
-                             (this epoch's values span [{mn}, {mx}]) and were clamped into the end \
-                             bins (merging values can only lower H(T), I(X;T) and I(T;Y))",
-                            t.values().len(),
-                            100.0 * c as f64 / t.values().len() as f64
-                        ));
-                    }
+                let clamped = bin_range.map(|_| info.diagnostics.clamped.unwrap_or(0));
+                if let Some(c) = clamped {
+                    let r = slot(&mut ranges, name);
+                    r.clamped += c;
+                    r.values += t.values().len();
                 }
                 rows.push(PlaneRow {
                     epoch,

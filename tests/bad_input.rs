@@ -352,7 +352,13 @@ fn one_class_in_the_labels() {
     let e = Discrete::params().check().unwrap().entropy(&s).unwrap();
     assert_eq!(e.value, 0.0);
     for est in ["mixed", "kde", "binned", "discrete"] {
-        let v = cli_accepts(&["mi", "--x", &x, "--y", &y, "--estimator", est]);
+        // The discrete estimator takes float X only when marked (every row one symbol).
+        let mark: &[&str] = if est == "discrete" {
+            &["--discrete", "x"]
+        } else {
+            &[]
+        };
+        let v = cli_accepts(&[&["mi", "--x", &x, "--y", &y, "--estimator", est], mark].concat());
         assert!(v["value"].as_f64().unwrap().abs() < 0.5, "{est}: {v}");
     }
 }
@@ -407,6 +413,123 @@ fn a_million_distinct_labels() {
         (v["value"].as_f64().unwrap() - (7f64).ln()).abs() < 1e-3,
         "{v}"
     );
+}
+
+// ---- estimators that do not fit the data's type (issue #10 items 2-4) ----
+
+#[test]
+fn integer_arrays_under_a_continuous_estimator() {
+    let d = Dir::new();
+    let a: Vec<i64> = (0..N as i64).map(|i| i % 4).collect();
+    let b: Vec<i64> = (0..N as i64).map(|i| (i % 4 + i / 30) % 4).collect();
+    let (xs, ys) = (d.i64s("bx.npy", &a), d.i64s("by.npy", &b));
+    // The loader says these are symbols; the CLI refuses to treat them as measurements.
+    assert!(io::load(&xs).unwrap().discrete);
+    let names = [
+        "bx.npy",
+        "integer or bool dtype",
+        "--estimator discrete",
+        "--estimator mixed",
+        "--continuous x",
+    ];
+    for est in ["ksg1", "ksg2"] {
+        cli_rejects(
+            &d,
+            &["mi", "--x", &xs, "--y", &ys, "--estimator", est],
+            &names,
+        );
+    }
+    cli_rejects(
+        &d,
+        &["entropy", "--x", &xs, "--estimator", "kl"],
+        &[
+            "bx.npy",
+            "integer or bool dtype",
+            "--estimator discrete",
+            "--continuous x",
+        ],
+    );
+    let (x, _) = d.good();
+    cli_rejects(
+        &d,
+        &["mi", "--x", &x, "--y", &x, "--z", &ys],
+        &["by.npy", "integer or bool dtype", "--continuous z"],
+    );
+    // Without --estimator the types choose a valid one; with --continuous it runs as asked.
+    let v = cli_accepts(&["mi", "--x", &xs, "--y", &ys]);
+    assert_eq!(v["estimator"], "discrete");
+    let v = cli_accepts(&[
+        "mi",
+        "--x",
+        &xs,
+        "--y",
+        &ys,
+        "--estimator",
+        "ksg1",
+        "--continuous",
+        "x,y",
+    ]);
+    assert_eq!(v["estimator"], "ksg1");
+}
+
+#[test]
+fn kde_with_continuous_y() {
+    let d = Dir::new();
+    let (x, _) = d.good();
+    let y = d.f32s("yc.npy", &randn(N, 9), N, 1);
+    // As symbols, the library refuses non-integer values by name.
+    names_all(
+        Symbols::from_dataset(&io::load(&y).unwrap().into_dataset().unwrap()),
+        &["yc.npy", "not an integer"],
+    );
+    for est in ["kde", "mixed"] {
+        cli_rejects(
+            &d,
+            &["mi", "--x", &x, "--y", &y, "--estimator", est],
+            &["yc.npy", "needs labels", "--estimator ksg1", "--discrete y"],
+        );
+    }
+}
+
+#[test]
+fn discrete_estimator_on_float_arrays() {
+    let d = Dir::new();
+    let (x, y) = d.good();
+    cli_rejects(
+        &d,
+        &["mi", "--x", &x, "--y", &y, "--estimator", "discrete"],
+        &[
+            "x.npy",
+            "non-integer",
+            "every distinct row one symbol",
+            "--discrete x",
+        ],
+    );
+    cli_rejects(
+        &d,
+        &["entropy", "--x", &x, "--estimator", "discrete"],
+        &["x.npy", "every distinct row one symbol", "--discrete x"],
+    );
+    // Marked, it does what the flag says: every distinct row one symbol, so I(X;Y) = H(Y).
+    let v = cli_accepts(&[
+        "mi",
+        "--x",
+        &x,
+        "--y",
+        &y,
+        "--estimator",
+        "discrete",
+        "--discrete",
+        "x",
+    ]);
+    let ys = Symbols::from_dataset(&io::load(&y).unwrap().into_dataset().unwrap()).unwrap();
+    let hy = Discrete::params()
+        .check()
+        .unwrap()
+        .entropy(&ys)
+        .unwrap()
+        .value;
+    assert!((v["value"].as_f64().unwrap() - hy).abs() < 1e-12, "{v}");
 }
 
 // ---- files --------------------------------------------------------------

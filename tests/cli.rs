@@ -626,6 +626,525 @@ fn discrete_flag_turns_float_labels_into_symbols() {
     assert!((num(&unmarked, "value") - num(&marked, "value")).abs() < 1e-12);
 }
 
+// ---- the estimator for the data given; bounds; binning ---------------------
+
+/// A `.npy` of i64 values, one column.
+fn npy_i64(path: &Path, data: &[i64]) {
+    let payload: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    npy_raw(path, "<i8", &format!("({},)", data.len()), &payload);
+}
+
+/// Plug-in entropy in nats of the rows' symbols.
+fn plugin_h<T: std::hash::Hash + Eq + Clone>(v: &[T]) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    for a in v {
+        *counts.entry(a.clone()).or_insert(0usize) += 1;
+    }
+    let n = v.len() as f64;
+    counts
+        .values()
+        .map(|&c| -(c as f64 / n) * (c as f64 / n).ln())
+        .sum()
+}
+
+/// Plug-in I(A;B) = H(A) + H(B) − H(A,B) in nats.
+fn plugin_mi<A: std::hash::Hash + Eq + Clone, B: std::hash::Hash + Eq + Clone>(
+    a: &[A],
+    b: &[B],
+) -> f64 {
+    let ab: Vec<(A, B)> = a.iter().cloned().zip(b.iter().cloned()).collect();
+    plugin_h(a) + plugin_h(b) - plugin_h(&ab)
+}
+
+/// `--bins` equal bins on [lo, hi] exactly as the `bin` kernel documents
+/// (the scale rounded once to f32, then clamp(floor((t − lo)·scale))).
+fn equal_bins(t: &[f32], lo: f32, hi: f32, bins: u32) -> Vec<i32> {
+    let scale = bins as f32 / (hi - lo);
+    t.iter()
+        .map(|&v| ((v - lo) * scale).floor().clamp(0.0, (bins - 1) as f32) as i32)
+        .collect()
+}
+
+/// Chelombiev et al.'s equal-mass bins as documented: cut points at the
+/// quantiles v[j·n/bins] of the sorted values, equal cuts merged, index =
+/// number of cuts <= t.
+fn adaptive_bins(t: &[f32], bins: usize) -> Vec<i32> {
+    let mut v = t.to_vec();
+    v.sort_by(f32::total_cmp);
+    let mut cuts: Vec<f32> = (1..bins).map(|j| v[j * v.len() / bins]).collect();
+    cuts.dedup();
+    t.iter()
+        .map(|&x| cuts.iter().filter(|&&c| c <= x).count() as i32)
+        .collect()
+}
+
+/// Runs `args` (with `--backend cpu --format json`): exit status, stderr, the JSON line.
+fn json_and_stderr(args: &[&str]) -> (Option<i32>, String, Option<Value>) {
+    let mut all = args.to_vec();
+    all.extend(["--backend", "cpu", "--format", "json"]);
+    let out = run(&all);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let v = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .next()
+        .map(|l| serde_json::from_str(l).unwrap());
+    (out.status.code(), err, v)
+}
+
+#[test]
+fn the_estimator_is_chosen_from_the_data_types() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    // Four symbols, dependent (issue #10 item 2): both discrete → plug-in.
+    let a: Vec<i64> = (0..2000).map(|i| (i * 7 % 13) % 4).collect();
+    let b: Vec<i64> = a
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| if i % 3 == 0 { (v + i as i64) % 4 } else { v })
+        .collect();
+    let (pa, pb) = (dir.path().join("bx.npy"), dir.path().join("by.npy"));
+    npy_i64(&pa, &a);
+    npy_i64(&pb, &b);
+    let (code, _, v) = json_and_stderr(&["mi", "--x", s(&pa), "--y", s(&pb)]);
+    let v = v.unwrap();
+    assert_eq!(code, Some(0));
+    assert_eq!(v["estimator"], "discrete");
+    let want = plugin_mi(&a, &b);
+    assert!((num(&v, "value") - want).abs() < 1e-12, "{v} vs {want}");
+    assert!(
+        v["diagnostics"]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("chosen"),
+        "{v}"
+    );
+    let (_, _, h) = json_and_stderr(&["entropy", "--x", s(&pa)]);
+    let h = h.unwrap();
+    assert_eq!(h["estimator"], "discrete");
+    assert!((num(&h, "value") - plugin_h(&a)).abs() < 1e-12, "{h}");
+    // Continuous X and integer labels: mixed, whichever side the labels are on.
+    let (_, _, m) = json_and_stderr(&["mi", "--x", s(&f.x), "--y", s(&f.labels)]);
+    let m = m.unwrap();
+    assert_eq!(m["estimator"], "mixed");
+    let (_, _, swapped) = json_and_stderr(&["mi", "--x", s(&f.labels), "--y", s(&f.x)]);
+    let swapped = swapped.unwrap();
+    assert_eq!(swapped["estimator"], "mixed");
+    assert_eq!(num(&swapped, "value").to_bits(), num(&m, "value").to_bits());
+    assert!(
+        swapped["diagnostics"]["notes"]
+            .to_string()
+            .contains("symmetric"),
+        "{swapped}"
+    );
+    let explicit = ok_json(&[
+        "mi",
+        "--x",
+        s(&f.x),
+        "--y",
+        s(&f.labels),
+        "--estimator",
+        "mixed",
+        "--backend",
+        "cpu",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        num(&explicit, "value").to_bits(),
+        num(&m, "value").to_bits()
+    );
+    // Two continuous arrays: KSG-1 as before, bit for bit.
+    let (_, _, k) = json_and_stderr(&["mi", "--x", s(&f.x), "--y", s(&f.y)]);
+    let k = k.unwrap();
+    let ksg1 = ok_json(&[
+        "mi",
+        "--x",
+        s(&f.x),
+        "--y",
+        s(&f.y),
+        "--estimator",
+        "ksg1",
+        "--backend",
+        "cpu",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(k["estimator"], "ksg1");
+    assert_eq!(num(&k, "value").to_bits(), num(&ksg1, "value").to_bits());
+    let (_, _, kl) = json_and_stderr(&["entropy", "--x", s(&f.x)]);
+    assert_eq!(kl.unwrap()["estimator"], "kl");
+}
+
+#[test]
+fn integers_run_as_measurements_keep_their_entropy_bound() {
+    // X = Y, four integer symbols, marked as measurements: KSG-1 runs as asked,
+    // and a value above H(X) = H(Y) is a warning, never silent (issue #10 item 2).
+    let dir = tempfile::tempdir().unwrap();
+    let a: Vec<i64> = (0..2000).map(|i| (i * 7 % 13) % 4).collect();
+    let p = dir.path().join("q.npy");
+    npy_i64(&p, &a);
+    let (code, err, v) = json_and_stderr(&[
+        "mi",
+        "--x",
+        s(&p),
+        "--y",
+        s(&p),
+        "--estimator",
+        "ksg1",
+        "--continuous",
+        "x,y",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v = v.unwrap();
+    assert_eq!(v["estimator"], "ksg1");
+    let h = plugin_h(&a);
+    let value = num(&v, "value");
+    assert!(value > h, "ties make KSG exceed H here: {value} vs {h}");
+    assert!(
+        err.contains("warning: I(X;Y) =") && err.contains("exceeds its upper bound H(X)"),
+        "{err}"
+    );
+    assert!(
+        v["diagnostics"]["warnings"].as_array().unwrap().len() == 2,
+        "{v}"
+    );
+    let (code, err, _) = json_and_stderr(&[
+        "mi",
+        "--x",
+        s(&p),
+        "--y",
+        s(&p),
+        "--continuous",
+        "x",
+        "--discrete",
+        "x",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--discrete and --continuous"), "{err}");
+}
+
+#[test]
+fn kde_and_mixed_need_labels() {
+    let f = fixture();
+    for est in ["kde", "mixed"] {
+        let (code, err, v) =
+            json_and_stderr(&["mi", "--x", s(&f.x), "--y", s(&f.y), "--estimator", est]);
+        assert_eq!(code, Some(2), "{est}: {err}");
+        assert!(v.is_none());
+        for needle in ["y.npy", "needs labels", "--estimator ksg1", "--discrete y"] {
+            assert!(err.contains(needle), "{est}: `{needle}` missing: {err}");
+        }
+    }
+    // Labels saved as floats (0.0, 1.0) are labels: used, with a note.
+    let dir = tempfile::tempdir().unwrap();
+    let labels = std::fs::read(&f.labels).unwrap();
+    let lf: Vec<f32> = labels[labels.len() - 2000..]
+        .iter()
+        .map(|&b| b as f32)
+        .collect();
+    let p = dir.path().join("labels_f32.npy");
+    npy_f32(&p, &lf, &[2000]);
+    let (code, err, v) =
+        json_and_stderr(&["mi", "--x", s(&f.x), "--y", s(&p), "--estimator", "kde"]);
+    assert_eq!(code, Some(0), "{err}");
+    let as_int = ok_json(&[
+        "mi",
+        "--x",
+        s(&f.x),
+        "--y",
+        s(&f.labels),
+        "--estimator",
+        "kde",
+        "--backend",
+        "cpu",
+        "--format",
+        "json",
+    ]);
+    let v = v.unwrap();
+    assert_eq!(num(&v, "value").to_bits(), num(&as_int, "value").to_bits());
+    assert!(
+        v["diagnostics"]["notes"]
+            .to_string()
+            .contains("used as symbols by kde"),
+        "{v}"
+    );
+}
+
+#[test]
+fn binned_never_bins_labels() {
+    // Issue #17 item 2: ten classes with the help's own `--range -1,1`, and a rare class.
+    let dir = tempfile::tempdir().unwrap();
+    let n = 3000;
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let g = Normal::new(0.0, 1.0).unwrap();
+    let cls: Vec<i64> = (0..n).map(|i| (i * 7919 % 10) as i64).collect();
+    let t: Vec<f32> = cls
+        .iter()
+        .map(|&c| (c as f64 / 10.0 - 0.45 + 0.03 * g.sample(&mut rng)) as f32)
+        .collect();
+    let (pt, pc, pf) = (
+        dir.path().join("t.npy"),
+        dir.path().join("cls.npy"),
+        dir.path().join("cls_f32.npy"),
+    );
+    npy_f32(&pt, &t, &[n]);
+    npy_i64(&pc, &cls);
+    npy_f32(
+        &pf,
+        &cls.iter().map(|&c| c as f32).collect::<Vec<_>>(),
+        &[n],
+    );
+    let want = plugin_mi(&equal_bins(&t, -1.0, 1.0, 30), &cls);
+    let args = |y: &str, extra: &[&'static str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "mi",
+            "--x",
+            s(&pt),
+            "--y",
+            y,
+            "--estimator",
+            "binned",
+            "--range=-1,1",
+        ]
+        .map(String::from)
+        .to_vec();
+        a.extend(extra.iter().map(|e| e.to_string()));
+        a
+    };
+    let call = |a: Vec<String>| json_and_stderr(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    for (y, extra) in [(s(&pc), &[][..]), (s(&pf), &["--discrete", "y"][..])] {
+        let (code, err, v) = call(args(y, extra));
+        assert_eq!(code, Some(0), "{err}");
+        let got = num(&v.unwrap(), "value");
+        assert!((got - want).abs() < 1e-12, "{y}: {got} vs plug-in {want}");
+    }
+    // Unmarked float labels are binned as asked, and say so loudly.
+    let (_, err, v) = call(args(s(&pf), &[]));
+    assert!(num(&v.unwrap(), "value") < want - 1.0);
+    assert!(
+        err.contains("warning: ") && err.contains("--discrete y"),
+        "{err}"
+    );
+    assert!(err.contains("clamped"), "{err}");
+
+    // A 5 % class under adaptive binning (10 bins).
+    let rare: Vec<i64> = (0..n).map(|i| i64::from(i % 20 == 0)).collect();
+    let tr: Vec<f32> = rare
+        .iter()
+        .map(|&c| (c as f64 + 0.8 * g.sample(&mut rng)) as f32)
+        .collect();
+    let (ptr, pr, prf) = (
+        dir.path().join("tr.npy"),
+        dir.path().join("rare.npy"),
+        dir.path().join("rare_f32.npy"),
+    );
+    npy_f32(&ptr, &tr, &[n]);
+    npy_i64(&pr, &rare);
+    npy_f32(
+        &prf,
+        &rare.iter().map(|&c| c as f32).collect::<Vec<_>>(),
+        &[n],
+    );
+    let want = plugin_mi(&adaptive_bins(&tr, 10), &rare);
+    assert!(want > 0.01);
+    let adaptive = |y: &str, extra: &[&str]| {
+        let mut a = vec![
+            "mi",
+            "--x",
+            s(&ptr),
+            "--y",
+            y,
+            "--estimator",
+            "binned",
+            "--binning",
+            "adaptive",
+            "--bins",
+            "10",
+        ];
+        a.extend(extra);
+        json_and_stderr(&a)
+    };
+    for (y, extra) in [
+        (s(&pr), &[][..]),
+        (s(&prf), &["--discrete", "y"][..]),
+        // With atoms the 95 % value 0 gets its own bin and the class survives.
+        (s(&prf), &["--adaptive-atoms"][..]),
+    ] {
+        let (code, err, v) = adaptive(y, extra);
+        assert_eq!(code, Some(0), "{err}");
+        let got = num(&v.unwrap(), "value");
+        assert!(
+            (got - want).abs() < 1e-12,
+            "{y} {extra:?}: {got} vs plug-in {want}"
+        );
+    }
+    let (_, err, v) = adaptive(s(&prf), &[]);
+    let v = v.unwrap();
+    assert_eq!(num(&v, "value"), 0.0);
+    assert!(err.contains("--discrete y"), "{err}");
+    assert!(
+        v["diagnostics"]["notes"]
+            .to_string()
+            .contains("filled 1 of the 10 bins"),
+        "{v}"
+    );
+}
+
+#[test]
+fn adaptive_atoms_and_clamping_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // Issue #17 item 7: a ReLU unit with 85.5 % zeros at 5 bins.
+    let n = 2000;
+    let mut rng = ChaCha8Rng::seed_from_u64(19);
+    let g = Normal::new(0.0, 1.0).unwrap();
+    let relu: Vec<f32> = (0..n)
+        .map(|i| {
+            if i % 200 < 171 {
+                0.0
+            } else {
+                (g.sample(&mut rng) as f32).abs() + 0.01
+            }
+        })
+        .collect();
+    let p0 = relu.iter().filter(|&&v| v == 0.0).count() as f64 / n as f64;
+    let split = -p0 * p0.ln() - (1.0 - p0) * (1.0 - p0).ln();
+    let p = dir.path().join("relu.npy");
+    npy_f32(&p, &relu, &[n]);
+    let base = [
+        "entropy",
+        "--x",
+        s(&p),
+        "--estimator",
+        "binned",
+        "--binning",
+        "adaptive",
+        "--bins",
+        "5",
+    ];
+    let (_, _, plain) = json_and_stderr(&base);
+    let plain = plain.unwrap();
+    assert_eq!(num(&plain, "value"), 0.0);
+    assert!(
+        plain["diagnostics"]["notes"]
+            .to_string()
+            .contains("--adaptive-atoms"),
+        "{plain}"
+    );
+    let (code, err, atoms) = json_and_stderr(&[&base[..], &["--adaptive-atoms"]].concat());
+    assert_eq!(code, Some(0), "{err}");
+    let h = num(&atoms.unwrap(), "value");
+    assert!(h >= split - 1e-12, "{h} < split {split}");
+    let (code, err, _) = json_and_stderr(&[
+        "entropy",
+        "--x",
+        s(&p),
+        "--estimator",
+        "binned",
+        "--adaptive-atoms",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("adaptive-atoms") && err.contains("--binning adaptive"),
+        "{err}"
+    );
+
+    // Values outside --range are counted and warned about (share, observed range).
+    let wide: Vec<f32> = (0..n).map(|_| 3.0 * g.sample(&mut rng) as f32).collect();
+    let outside = wide.iter().filter(|&&v| !(-1.0..=1.0).contains(&v)).count();
+    let pw = dir.path().join("wide.npy");
+    npy_f32(&pw, &wide, &[n]);
+    let (code, err, v) = json_and_stderr(&["entropy", "--x", s(&pw), "--estimator", "binned"]);
+    assert_eq!(code, Some(0));
+    let v = v.unwrap();
+    assert_eq!(v["diagnostics"]["clamped"], outside);
+    assert!(
+        err.contains(&format!("warning: {}: {outside} of {n} values", s(&pw)))
+            && err.contains("observed range"),
+        "{err}"
+    );
+    let (_, err, v) = json_and_stderr(&[
+        "entropy",
+        "--x",
+        s(&pw),
+        "--estimator",
+        "binned",
+        "--range=-20,20",
+    ]);
+    assert_eq!(v.unwrap()["diagnostics"]["clamped"], 0);
+    assert!(!err.contains("warning"), "{err}");
+}
+
+#[test]
+fn ksg2_with_z_runs_the_ksg2_conditional_form() {
+    // Issue #17 item 8: `--estimator ksg2 --z` ran KSG-1 and said `cmi`.
+    let f = fixture();
+    let load = |p: &Path| infoplane::io::load(s(p)).unwrap().into_dataset().unwrap();
+    let (x, y, z) = (load(&f.x), load(&f.y), load(&f.z));
+    let cpu = infoplane::Engine::cpu();
+    for (est, name, variant) in [
+        ("ksg1", "cmi", infoplane::estimators::KsgVariant::Ksg1),
+        ("ksg2", "cmi_ksg2", infoplane::estimators::KsgVariant::Ksg2),
+    ] {
+        let v = ok_json(&[
+            "mi",
+            "--x",
+            s(&f.x),
+            "--y",
+            s(&f.y),
+            "--z",
+            s(&f.z),
+            "--estimator",
+            est,
+            "--backend",
+            "cpu",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(v["estimator"], name);
+        assert_eq!(v["quantity"], "I(X;Y|Z)");
+        let lib = infoplane::estimators::Cmi::params()
+            .variant(variant)
+            .check()
+            .unwrap()
+            .estimate_datasets(&x, &y, &z, &cpu)
+            .unwrap();
+        assert_eq!(num(&v, "value").to_bits(), lib.value.to_bits(), "{est}");
+    }
+}
+
+#[test]
+fn bound_excursions_are_warned_on_stderr() {
+    // Well-separated classes: Ross's estimate exceeds H(Y) on a finite sample
+    // (issue #10 item 13's I(T;Y) above H(Y)); the CLI says so on stderr and in JSON.
+    let dir = tempfile::tempdir().unwrap();
+    let n = 600;
+    let labels: Vec<i64> = (0..n).map(|i| (i % 3) as i64).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let g = Normal::new(0.0, 1.0).unwrap();
+    let t: Vec<f32> = labels
+        .iter()
+        .map(|&l| (10.0 * l as f64 + 0.1 * g.sample(&mut rng)) as f32)
+        .collect();
+    let (pt, pl) = (dir.path().join("t.npy"), dir.path().join("l.npy"));
+    npy_f32(&pt, &t, &[n]);
+    npy_i64(&pl, &labels);
+    let (code, err, v) =
+        json_and_stderr(&["mi", "--x", s(&pt), "--y", s(&pl), "--estimator", "mixed"]);
+    assert_eq!(code, Some(0));
+    let v = v.unwrap();
+    let h = plugin_h(&labels);
+    assert!(num(&v, "value") > h, "{v}");
+    let w = v["diagnostics"]["warnings"][0].as_str().unwrap();
+    assert!(
+        w.starts_with("I(X;Y) = ") && w.contains("H(Y)") && w.contains("unclipped"),
+        "{w}"
+    );
+    assert!(err.contains(&format!("warning: {w}")), "{err}");
+    let text = run(&["mi", "--x", s(&pt), "--y", s(&pl), "--backend", "cpu"]);
+    assert!(String::from_utf8_lossy(&text.stderr).contains("warning: I(X;Y) ="));
+}
+
 #[test]
 fn devices_lists_adapters() {
     let out = run(&["devices", "--format", "json"]);

@@ -210,6 +210,38 @@ fn ref_cmi(x: &Vec<Vec<f32>>, y: &Vec<Vec<f32>>, z: &Vec<Vec<f32>>, k: usize) ->
     digamma(k as f64) - s / n as f64
 }
 
+/// KSG algorithm 2 for I(X;Y|Z) as JIDT's
+/// `ConditionalMutualInfoCalculatorMultiVariateKraskov2` (Wibral et al. 2014):
+/// ψ(k) − 2/k + ⟨ψ(n_z) − ψ(n_xz) + 1/n_xz − ψ(n_yz) + 1/n_yz⟩, each n over
+/// j ≠ i with `<=` against the largest marginal distances among the k joint
+/// neighbours; sums in f64, no noise, O(n²).
+fn ref_cmi_ksg2(x: &Vec<Vec<f32>>, y: &Vec<Vec<f32>>, z: &Vec<Vec<f32>>, k: usize) -> f64 {
+    let j = joint(&[x, y, z]);
+    let n = j.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        let nb = neighbours(&j, i);
+        let radius = |m: &Vec<Vec<f32>>| {
+            nb[..k]
+                .iter()
+                .map(|&(_, o)| cheb(&m[i], &m[o]))
+                .fold(0.0f32, f32::max)
+        };
+        let (ex, ey, ez) = (radius(x), radius(y), radius(z));
+        let (mut n_z, mut n_xz, mut n_yz) = (0usize, 0usize, 0usize);
+        for o in (0..n).filter(|&o| o != i) {
+            if cheb(&z[i], &z[o]) <= ez {
+                n_z += 1;
+                n_xz += usize::from(cheb(&x[i], &x[o]) <= ex);
+                n_yz += usize::from(cheb(&y[i], &y[o]) <= ey);
+            }
+        }
+        let (n_z, n_xz, n_yz) = (n_z as f64, n_xz as f64, n_yz as f64);
+        s += digamma(n_z) - digamma(n_xz) + 1.0 / n_xz - digamma(n_yz) + 1.0 / n_yz;
+    }
+    digamma(k as f64) - 2.0 / k as f64 + s / n as f64
+}
+
 /// Saxe et al.'s `entropy_estimator_kl` in f64.
 fn ref_h_kl(t: &Vec<Vec<f32>>, var: f64) -> f64 {
     let n = t.len() as f64;
@@ -652,6 +684,268 @@ fn discrete_and_binning_exact_values() {
     assert!(dsc.cond_entropy(&y, &y).unwrap().value.abs() < EXACT);
 }
 
+#[test]
+fn cmi_ksg2_matches_reference_and_closed_forms() {
+    let cpu = Engine::cpu();
+    let tiny = CpuKernels::with_limits(Limits::tiny());
+    for (dx, dz, seed) in [(1, 1, 53), (2, 2, 54)] {
+        let (a, b) = correlated(150, dx, 0.5, seed);
+        let c = uniform(150, dz, 0.0, 1.0, seed + 100);
+        for k in [1, 3, 5] {
+            let est = Cmi::params()
+                .k(k)
+                .variant(KsgVariant::Ksg2)
+                .noise(false)
+                .check()
+                .unwrap();
+            let got = est.estimate(a.view(), b.view(), c.view(), &cpu).unwrap();
+            assert_eq!(got.estimator, "cmi_ksg2");
+            let want = ref_cmi_ksg2(&rows(&a), &rows(&b), &rows(&c), k);
+            assert!(
+                (got.value - want).abs() < REFERENCE_TOL,
+                "dx={dx} dz={dz} k={k}: {} vs {want}",
+                got.value
+            );
+            let tiled = est.estimate(a.view(), b.view(), c.view(), &tiny).unwrap();
+            assert_eq!(tiled.value.to_bits(), got.value.to_bits());
+        }
+    }
+    // The closed forms of `cmi_closed_forms`, at the same tolerance.
+    let ksg2 = Cmi::params().variant(KsgVariant::Ksg2).check().unwrap();
+    let (x, y) = correlated(2000, 1, 0.7, 50);
+    let z = uniform(2000, 1, 0.0, 1.0, 51);
+    let got = ksg2
+        .estimate(x.view(), y.view(), z.view(), &cpu)
+        .unwrap()
+        .value;
+    let truth = -0.5 * (1.0f64 - 0.49).ln();
+    assert!((got - truth).abs() < CMI_TOL, "{got} vs {truth}");
+    let mut r = rng(52);
+    let z = Array2::from_shape_fn((2000, 1), |_| normal(&mut r) as f32);
+    let x = z.mapv(|v| v + normal(&mut r) as f32);
+    let y = z.mapv(|v| v + normal(&mut r) as f32);
+    let got = ksg2
+        .estimate(x.view(), y.view(), z.view(), &cpu)
+        .unwrap()
+        .value;
+    assert!(got.abs() < CMI_TOL, "{got}");
+}
+
+/// Binary entropy in nats.
+fn h2(p: f64) -> f64 {
+    -p * p.ln() - (1.0 - p) * (1.0 - p).ln()
+}
+
+#[test]
+fn adaptive_atoms_keep_a_point_mass_in_its_own_bin() {
+    let cpu = Engine::cpu();
+    // A ReLU unit: 85.5 % exact zeros, the rest spread over (0, 3).
+    let n = 4000;
+    let zeros = n * 855 / 1000;
+    let mut r = rng(120);
+    let v: Vec<f32> = (0..n)
+        .map(|i| {
+            if i % 1000 < 855 {
+                0.0
+            } else {
+                3.0 * r.random::<f32>() + 1e-3
+            }
+        })
+        .collect();
+    assert_eq!(v.iter().filter(|&&a| a == 0.0).count(), zeros);
+    let t = Dataset::new("relu", v, n, 1).unwrap();
+    let split = h2(zeros as f64 / n as f64);
+    let plain = Binned::params()
+        .scheme(BinScheme::Adaptive { bins: 5 })
+        .check()
+        .unwrap()
+        .entropy(&t, &cpu)
+        .unwrap();
+    // Faithful to the equal-mass method: every quantile is 0, one bin, H = 0, said in a note.
+    assert_eq!(plain.value, 0.0);
+    assert!(
+        plain
+            .diagnostics
+            .notes
+            .iter()
+            .any(|n| n.contains("filled 1 of the 5 bins")
+                && n.contains("85.5 %")
+                && n.contains("atoms")),
+        "{:?}",
+        plain.diagnostics.notes
+    );
+    let atoms = Binned::params()
+        .scheme(BinScheme::Adaptive { bins: 5 })
+        .atoms(true)
+        .check()
+        .unwrap();
+    let h = atoms.entropy(&t, &cpu).unwrap().value;
+    assert!(h >= split - EXACT, "{h} < zero/non-zero split {split}");
+    // The zeros are one bin, the rest share the remaining 4 equal-mass bins:
+    // H = h(p0) + (1 − p0) ln 4 up to the quantiles' rounding of 580 rows.
+    let want = split + (1.0 - zeros as f64 / n as f64) * 4f64.ln();
+    assert!((h - want).abs() < 1e-3, "{h} vs {want}");
+    // The cut after the atom is the next value present: no constant between.
+    let cuts = infoplane::estimators::binning::adaptive_edges_with_atoms(&t, 5);
+    let next = t
+        .values()
+        .iter()
+        .copied()
+        .filter(|&a| a > 0.0)
+        .fold(f32::MAX, f32::min);
+    assert_eq!(&cuts[..2], &[0.0, next]);
+    // No atom: the published method, unchanged.
+    let (g, _) = correlated(500, 2, 0.0, 121);
+    let g = ds("g", &g);
+    assert_eq!(
+        infoplane::estimators::binning::adaptive_edges_with_atoms(&g, 10),
+        infoplane::estimators::binning::adaptive_edges(&g, 10)
+    );
+    assert!(Binned::params().atoms(true).check().is_err());
+}
+
+#[test]
+fn clamped_values_are_counted_and_warned() {
+    let cpu = Engine::cpu();
+    let (x, _) = correlated(1000, 2, 0.0, 122);
+    let t = ds("wide", &x.mapv(|v| 2.0 * v));
+    let outside = t
+        .values()
+        .iter()
+        .filter(|&&v| !(-1.0..=1.0).contains(&v))
+        .count();
+    assert!(outside > 0);
+    let e = Binned::params().check().unwrap().entropy(&t, &cpu).unwrap();
+    assert_eq!(e.diagnostics.clamped, Some(outside));
+    assert!(
+        e.diagnostics.warnings.iter().any(|w| w.contains("wide")
+            && w.contains(&format!("{outside} of 2000 values"))
+            && w.contains("clamped")),
+        "{:?}",
+        e.diagnostics.warnings
+    );
+    let inside = ds("inside", &x.mapv(|v| v.tanh()));
+    let e = Binned::params()
+        .check()
+        .unwrap()
+        .entropy(&inside, &cpu)
+        .unwrap();
+    assert_eq!(e.diagnostics.clamped, Some(0));
+    assert!(e.diagnostics.warnings.is_empty());
+    let a = Binned::params()
+        .scheme(BinScheme::Adaptive { bins: 10 })
+        .check()
+        .unwrap()
+        .entropy(&t, &cpu)
+        .unwrap();
+    assert_eq!(a.diagnostics.clamped, None);
+}
+
+#[test]
+fn bounds_are_checked_on_every_estimate() {
+    let cpu = Engine::cpu();
+    let has = |e: &infoplane::estimators::Estimate, what: &str| {
+        e.diagnostics.warnings.iter().any(|w| w.contains(what))
+    };
+    // X determines Y: Ross's ψ(N) − ⟨ψ(N_y)⟩ exceeds the plug-in H(Y) on a
+    // finite sample, an excursion the estimate must report, unclipped.
+    let n = 600;
+    let labels: Vec<u32> = (0..n).map(|i| (i % 3) as u32).collect();
+    let mut r = rng(123);
+    let x = Array2::from_shape_fn((n, 1), |(i, _)| 10.0 * labels[i] as f32 + r.random::<f32>());
+    let ys = Symbols::from_labels(&labels);
+    let hy = infoplane::estimators::discrete::entropy_nats(&ys, false);
+    let m = Mixed::params()
+        .check()
+        .unwrap()
+        .estimate(x.view(), &ys, &cpu)
+        .unwrap();
+    assert!(m.value > hy, "{} vs H(Y) {hy}", m.value);
+    assert!(
+        has(&m, "exceeds its upper bound H(Y)") && has(&m, "unclipped"),
+        "{m:?}"
+    );
+    // The plane's kNN row carries the same warning for I(T;Y).
+    let t = ds("t", &x);
+    let row = layer_info(
+        &t,
+        &Symbols::distinct(n),
+        &ys,
+        &LayerMethod::Knn(Mixed::params().check().unwrap()),
+        &cpu,
+    )
+    .unwrap();
+    assert_eq!(row.i_ty.to_bits(), m.value.to_bits());
+    assert!(
+        row.diagnostics
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("I(T;Y)") && w.contains("H(Y)")),
+        "{:?}",
+        row.diagnostics.warnings
+    );
+    // Exact plug-in values sit on their bounds without a warning: I(Y;Y) = H(Y).
+    let d = Discrete::params()
+        .check()
+        .unwrap()
+        .mutual_info(&ys, &ys)
+        .unwrap();
+    assert!((d.value - hy).abs() < EXACT && d.diagnostics.warnings.is_empty());
+    let b = layer_info(
+        &ds("t", &x.mapv(|v| v / 40.0)),
+        &Symbols::distinct(n),
+        &ys,
+        &LayerMethod::Binned(Binned::params().check().unwrap()),
+        &cpu,
+    )
+    .unwrap();
+    assert!(
+        b.diagnostics.warnings.is_empty(),
+        "{:?}",
+        b.diagnostics.warnings
+    );
+    // A negative KSG value on independent data is reported, unclipped.
+    let negative = (0..20)
+        .map(|seed| {
+            let a = uniform(60, 1, 0.0, 1.0, 300 + seed);
+            let b = uniform(60, 1, 0.0, 1.0, 400 + seed);
+            Ksg::params()
+                .check()
+                .unwrap()
+                .estimate(a.view(), b.view(), &cpu)
+                .unwrap()
+        })
+        .find(|e| e.value < -1e-6)
+        .expect("independent data gave a negative raw KSG value");
+    assert!(has(&negative, "below 0"), "{negative:?}");
+    // I(X;Y|Z) with Y = Z is 0: the Frenzel–Pompe value is either that or says it is not.
+    let (a, c) = correlated(500, 1, 0.5, 124);
+    let e = Cmi::params()
+        .check()
+        .unwrap()
+        .estimate(a.view(), c.view(), c.view(), &cpu)
+        .unwrap();
+    assert!(e
+        .diagnostics
+        .notes
+        .iter()
+        .any(|n| n.contains("I(X;Y|Z) = 0 exactly")));
+    assert!(
+        e.value.abs() < 1e-9 || has(&e, "should be 0.000000"),
+        "{} with no warning: {:?}",
+        e.value,
+        e.diagnostics
+    );
+    let noise_free = Cmi::params()
+        .noise(false)
+        .check()
+        .unwrap()
+        .estimate(a.view(), c.view(), c.view(), &cpu)
+        .unwrap();
+    assert!(noise_free.value.abs() < 1e-9, "{}", noise_free.value);
+    assert!(noise_free.diagnostics.warnings.is_empty());
+}
+
 // ---- backends and reproducibility ---------------------------------------------
 
 /// Every estimator's value on one engine (the GPU variants stay at n ≤ 2000).
@@ -735,6 +1029,27 @@ fn all_values(kern: &dyn Kernels) -> Vec<(&'static str, f64)> {
                 .check()
                 .unwrap()
                 .mi_labels(&t, &ys, kern)
+                .unwrap()
+                .value,
+        ),
+        (
+            "cmi ksg2",
+            Cmi::params()
+                .variant(KsgVariant::Ksg2)
+                .check()
+                .unwrap()
+                .estimate(x.view(), y.view(), z.view(), kern)
+                .unwrap()
+                .value,
+        ),
+        (
+            "binned adaptive atoms",
+            Binned::params()
+                .scheme(BinScheme::Adaptive { bins: 10 })
+                .atoms(true)
+                .check()
+                .unwrap()
+                .mi_labels(&ds("relu", &x.mapv(|v| v.max(0.0))), &ys, kern)
                 .unwrap()
                 .value,
         ),

@@ -467,21 +467,24 @@ fn input_files_are_never_modified() {
             s(&cp)
         };
         for fmt in ["text", "json", "csv"] {
-            runs.push(
-                [
-                    "mi",
-                    "--x",
-                    &s(&xp),
-                    "--y",
-                    &y,
-                    "--estimator",
-                    est,
-                    "--format",
-                    fmt,
-                ]
-                .map(String::from)
-                .to_vec(),
-            );
+            let mut args: Vec<String> = [
+                "mi",
+                "--x",
+                &s(&xp),
+                "--y",
+                &y,
+                "--estimator",
+                est,
+                "--format",
+                fmt,
+            ]
+            .map(String::from)
+            .to_vec();
+            if est == "discrete" {
+                // Float measurements are symbols only when marked.
+                args.extend(["--discrete".into(), "x".into()]);
+            }
+            runs.push(args);
         }
     }
     runs.push(
@@ -491,11 +494,14 @@ fn input_files_are_never_modified() {
     );
     for est in ["kl", "kde", "binned", "gaussian", "discrete"] {
         for x in [s(&xp), npz_t.clone(), csv_a.clone()] {
-            runs.push(
+            let mut args: Vec<String> =
                 ["entropy", "--x", &x, "--estimator", est, "--format", "json"]
                     .map(String::from)
-                    .to_vec(),
-            );
+                    .to_vec();
+            if est == "discrete" {
+                args.extend(["--discrete".into(), "x".into()]);
+            }
+            runs.push(args);
         }
     }
     runs.push(

@@ -607,7 +607,7 @@ fn regression_saved_relu_runs_are_binned_on_their_range_over_the_run() {
             .filter(|&&v| !(-1.0..=1.0).contains(&v))
             .count();
         assert_eq!(row["clamped"].as_u64(), Some(outside as u64));
-        assert!(row["diagnostics"]["notes"]
+        assert!(row["diagnostics"]["warnings"]
             .as_array()
             .unwrap()
             .iter()

@@ -13,12 +13,31 @@
 //!   mass for the layer — cut points at the quantiles of all of the layer's
 //!   activations pooled, the same cut points for every unit.
 //!
+//! **Atoms.** A value that holds more than one bin's mass (the zeros of a
+//! ReLU unit, a saturated or clipped bound) makes several quantiles equal:
+//! their cut points coincide, the bins collapse, and in the extreme (85 %
+//! zeros at 5 bins) every activation falls in one bin and H(T) = 0. That is
+//! faithful to the equal-mass method, and a note says so whenever it happens
+//! (how many bins were asked and made, and which value caused it). With
+//! [`BinnedParams::atoms`] each such value gets a bin of its own instead: a
+//! cut at the value and one at the next larger value present in the data
+//! (never a value in between, so no subnormal constant reaches a shader),
+//! and the other values share the remaining `bins − atoms` equal-mass bins.
+//! The kernel contract is unchanged (index = number of cut points ≤ t).
+//!
+//! **Clamping.** Equal bins on `[lo, hi]` put values outside the range into
+//! the end bins. The estimators count those values on the host
+//! ([`super::Diagnostics::clamped`]) and warn with their share and the
+//! observed range: a clamped layer looks compressed when it is not (Saxe et
+//! al. 2018 §2 describe this artefact of a fixed range).
+//!
 //! Kernel: `bin` gives per-row indices and a 64-bit pattern key; rows are
 //! grouped by key and equal keys are confirmed by comparing the index vectors,
 //! so a hash collision can never merge two patterns.
 
+use super::bounds::{BoundKind, Bounds};
 use super::discrete::{cond_entropy_nats, entropy_nats, mutual_info_nats, Symbols};
-use super::{finish, Diagnostics, Estimate, Meta, Units};
+use super::{finish_checked, Diagnostics, Estimate, Meta, Units};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::kernels::{Binning, Kernels};
@@ -76,6 +95,7 @@ impl Binned {
         BinnedParams {
             scheme: BinScheme::default(),
             miller_madow: false,
+            atoms: false,
             units: Units::Nats,
         }
     }
@@ -86,6 +106,7 @@ impl Binned {
 pub struct BinnedParams {
     scheme: BinScheme,
     miller_madow: bool,
+    atoms: bool,
     units: Units,
 }
 
@@ -98,6 +119,13 @@ impl BinnedParams {
     /// Add the Miller–Madow correction to every entropy (default false).
     pub fn miller_madow(mut self, on: bool) -> Self {
         self.miller_madow = on;
+        self
+    }
+    /// Adaptive bins only: give every value that holds more than one bin's
+    /// mass its own bin (see the module docs; default false, the equal-mass
+    /// method as published).
+    pub fn atoms(mut self, on: bool) -> Self {
+        self.atoms = on;
         self
     }
     /// Units of the result (default nats).
@@ -134,6 +162,13 @@ impl BinnedParams {
                 }
             }
         }
+        if self.atoms && !matches!(self.scheme, BinScheme::Adaptive { .. }) {
+            return Err(Error::param(
+                "adaptive-atoms",
+                "gives atoms their own bin among adaptive (equal-mass) bins; \
+                 equal bins on a range or of a fixed width already keep a value in one bin",
+            ));
+        }
         Ok(ValidBinned(self))
     }
 }
@@ -147,12 +182,80 @@ pub struct ValidBinned(BinnedParams);
 pub fn adaptive_edges(t: &Dataset, bins: u32) -> Vec<f32> {
     let mut v = t.values().to_vec();
     v.sort_unstable_by(f32::total_cmp);
-    let n = v.len();
-    let mut cuts: Vec<f32> = (1..bins as usize)
-        .filter_map(|j| v.get(j * n / bins as usize).copied())
+    quantile_cuts(&v, bins as usize)
+}
+
+/// Cut points at the `bins`-quantiles of sorted values, equal cuts merged.
+fn quantile_cuts(sorted: &[f32], bins: usize) -> Vec<f32> {
+    let n = sorted.len();
+    let mut cuts: Vec<f32> = (1..bins)
+        .filter_map(|j| sorted.get(j * n / bins).copied())
         .collect();
     cuts.dedup();
     cuts
+}
+
+/// Runs of equal values (−0 equal to 0) in sorted data holding more than one
+/// bin's mass (count · bins > n): `(value, count, index of the run's end)`.
+fn atoms_of(sorted: &[f32], bins: usize) -> Vec<(f32, usize, usize)> {
+    let n = sorted.len();
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let v = sorted[start];
+        let end = start + sorted[start..].iter().take_while(|&&w| w == v).count();
+        let count = end - start;
+        if count * bins > n {
+            out.push((v, count, end));
+        }
+        start = end;
+    }
+    out
+}
+
+/// Adaptive cut points where every atom (a value holding more than one
+/// bin's mass) gets its own bin: cuts at the atom and at the next larger
+/// value present, the other values cut at their own `bins − atoms`
+/// quantiles. Without atoms this is [`adaptive_edges`].
+pub fn adaptive_edges_with_atoms(t: &Dataset, bins: u32) -> Vec<f32> {
+    let mut v = t.values().to_vec();
+    v.sort_unstable_by(f32::total_cmp);
+    let bins = bins as usize;
+    let atoms = atoms_of(&v, bins);
+    if atoms.is_empty() {
+        return quantile_cuts(&v, bins);
+    }
+    let mut cuts = Vec::new();
+    for &(value, _, end) in &atoms {
+        cuts.push(value);
+        if let Some(&next) = v.get(end) {
+            cuts.push(next);
+        }
+    }
+    let rest: Vec<f32> = v
+        .iter()
+        .copied()
+        .filter(|w| !atoms.iter().any(|a| a.0 == *w))
+        .collect();
+    cuts.extend(quantile_cuts(
+        &rest,
+        bins.saturating_sub(atoms.len()).max(1),
+    ));
+    cuts.sort_unstable_by(f32::total_cmp);
+    cuts.dedup();
+    cuts
+}
+
+/// The binning of one array and what it noticed (collapsed bins, clamped values).
+struct Plan {
+    binning: Binning,
+    notes: Vec<String>,
+    warnings: Vec<String>,
+    clamped: Option<usize>,
+}
+
+fn percent(part: usize, whole: usize) -> f64 {
+    100.0 * part as f64 / whole.max(1) as f64
 }
 
 impl ValidBinned {
@@ -163,19 +266,122 @@ impl ValidBinned {
 
     /// The kernel binning of this scheme for layer `t`.
     pub fn binning(&self, t: &Dataset) -> Binning {
-        match self.0.scheme {
-            BinScheme::EqualRange { lo, hi, bins } => Binning::EqualRange { lo, hi, bins },
+        self.plan(t).binning
+    }
+
+    fn plan(&self, t: &Dataset) -> Plan {
+        let mut plan = Plan {
+            binning: Binning::Width { width: 1.0 },
+            notes: Vec::new(),
+            warnings: Vec::new(),
+            clamped: None,
+        };
+        plan.binning = match self.0.scheme {
+            BinScheme::EqualRange { lo, hi, bins } => {
+                plan.clamped = Some(self.clamp_check(t, lo, hi, &mut plan.warnings));
+                Binning::EqualRange { lo, hi, bins }
+            }
             BinScheme::Width(width) => Binning::Width { width },
-            BinScheme::Adaptive { bins } => Binning::Edges {
-                edges: vec![adaptive_edges(t, bins); t.d()],
-            },
+            BinScheme::Adaptive { bins } => {
+                let cuts = if self.0.atoms {
+                    adaptive_edges_with_atoms(t, bins)
+                } else {
+                    adaptive_edges(t, bins)
+                };
+                self.collapse_note(t, bins, &cuts, &mut plan.notes);
+                Binning::Edges {
+                    edges: vec![cuts; t.d()],
+                }
+            }
+        };
+        plan
+    }
+
+    /// Counts the values of `t` outside `[lo, hi]` (clamped into the end bins)
+    /// and warns when there are any.
+    fn clamp_check(&self, t: &Dataset, lo: f32, hi: f32, warnings: &mut Vec<String>) -> usize {
+        let v = t.values();
+        let clamped = v.iter().filter(|&&x| x < lo || x > hi).count();
+        if clamped > 0 {
+            let min = v.iter().copied().fold(f32::INFINITY, f32::min);
+            let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            warnings.push(format!(
+                "{}: {clamped} of {} values ({:.2} %) lie outside the binning range [{lo}, {hi}] \
+                 and were clamped into the end bins (observed range [{min}, {max}]); clamping \
+                 merges distinct activations and lowers H(T) and I(X;T): bin on a range that \
+                 covers the data, or use adaptive bins",
+                t.name(),
+                v.len(),
+                percent(clamped, v.len()),
+            ));
         }
+        clamped
+    }
+
+    /// A note when coinciding quantiles made fewer adaptive bins than asked.
+    fn collapse_note(&self, t: &Dataset, bins: u32, cut_points: &[f32], notes: &mut Vec<String>) {
+        let (asked, cuts) = (bins as usize, cut_points.len());
+        if cuts + 1 >= asked {
+            return;
+        }
+        let mut v = t.values().to_vec();
+        v.sort_unstable_by(f32::total_cmp);
+        let atoms = atoms_of(&v, asked);
+        // Bins that hold values: distinct indices (cuts <= v) over the sorted values.
+        let mut occupied = 0;
+        let mut last = usize::MAX;
+        for &x in &v {
+            let idx = cut_points.partition_point(|&c| c <= x);
+            if idx != last {
+                occupied += 1;
+                last = idx;
+            }
+        }
+        let cause = match atoms.iter().max_by_key(|a| a.1) {
+            Some(&(value, count, _)) => format!(
+                ": the value {value} holds {:.1} % of the values, more than one bin's mass \
+                 ({:.1} %)",
+                percent(count, v.len()),
+                100.0 / asked as f64
+            ),
+            None => " (repeated values made quantiles coincide)".into(),
+        };
+        let remedy = if self.0.atoms {
+            "atoms already have their own bins; the remaining values hold too few distinct values"
+        } else {
+            "this is faithful to the equal-mass method (Chelombiev et al. 2019); \
+             adaptive atoms (--adaptive-atoms) give such a value its own bin"
+        };
+        notes.push(format!(
+            "{}: adaptive binning filled {occupied} of the {asked} bins asked ({} of {} cut \
+             points coincide){cause}; {remedy}",
+            t.name(),
+            asked - 1 - cuts,
+            asked - 1,
+        ));
+    }
+
+    /// One symbol per row of `t`, with what the binning noticed added to `diag`
+    /// (notes on collapsed adaptive bins, clamped values and their warning).
+    pub fn symbols_noted(
+        &self,
+        t: &Dataset,
+        kern: &dyn Kernels,
+        diag: &mut Diagnostics,
+    ) -> Result<Symbols> {
+        let plan = self.plan(t);
+        let out = kern.bin(t.rows(), &plan.binning)?;
+        diag.notes.extend(plan.notes);
+        diag.warnings.extend(plan.warnings);
+        if let Some(c) = plan.clamped {
+            diag.clamped = Some(diag.clamped.unwrap_or(0) + c);
+        }
+        Ok(pattern_symbols(&out.keys, &out.indices, t.d()))
     }
 
     /// One symbol per row of `t`: its pattern of bin indices.
     pub fn symbols(&self, t: &Dataset, kern: &dyn Kernels) -> Result<Symbols> {
-        let out = kern.bin(t.rows(), &self.binning(t))?;
-        Ok(pattern_symbols(&out.keys, &out.indices, t.d()))
+        self.symbols_noted(t, kern, &mut Diagnostics::default())
     }
 
     fn meta(&self, quantity: &'static str, t: &Dataset, is_mi: bool) -> Meta<'static> {
@@ -191,12 +397,24 @@ impl ValidBinned {
         }
     }
 
+    /// Plug-in entropies are exact; with Miller–Madow they are estimates.
+    pub(crate) fn bound_kind(&self) -> BoundKind {
+        if self.0.miller_madow {
+            BoundKind::Statistical
+        } else {
+            BoundKind::Exact
+        }
+    }
+
     /// H(T) of the binned layer.
     pub fn entropy(&self, t: &Dataset, kern: &dyn Kernels) -> Result<Estimate> {
         let start = Instant::now();
-        let s = self.symbols(t, kern)?;
+        let mut diag = Diagnostics::default();
+        let s = self.symbols_noted(t, kern, &mut diag)?;
         let v = entropy_nats(&s, self.0.miller_madow);
-        finish(kern, self.meta("H(T)", t, false), v, None, start, notes(&s))
+        diag.notes.push(patterns_note(&s));
+        let meta = self.meta("H(T)", t, false);
+        finish_checked(kern, meta, &Bounds::default(), v, None, start, diag)
     }
 
     /// I(X;T) with the inputs as symbols (each distinct input row one symbol).
@@ -209,6 +427,25 @@ impl ValidBinned {
         self.mi_with(t, y, "y", "I(T;Y)", kern)
     }
 
+    /// I(X;Y) with both arrays binned (each with its own cut points when adaptive).
+    pub fn mi_datasets(&self, x: &Dataset, y: &Dataset, kern: &dyn Kernels) -> Result<Estimate> {
+        let start = Instant::now();
+        super::same_n(x, y.name(), y.n())?;
+        let mut diag = Diagnostics::default();
+        let xs = self.symbols_noted(x, kern, &mut diag)?;
+        let ys = self.symbols_noted(y, kern, &mut diag)?;
+        let mm = self.0.miller_madow;
+        let v = mutual_info_nats(&xs, &ys, mm)?;
+        diag.notes.push(patterns_note(&xs));
+        diag.notes.push(patterns_note(&ys));
+        let bounds = Bounds::nonnegative(self.bound_kind())
+            .at_most(entropy_nats(&xs, mm), format!("H of binned {}", x.name()))
+            .at_most(entropy_nats(&ys, mm), format!("H of binned {}", y.name()));
+        let mut meta = self.meta("I(X;Y)", x, true);
+        meta.dims = vec![x.d(), y.d()];
+        finish_checked(kern, meta, &bounds, v, None, start, diag)
+    }
+
     /// H(Y|T): the labels' remaining uncertainty given the binned layer.
     pub fn cond_entropy_labels(
         &self,
@@ -218,16 +455,14 @@ impl ValidBinned {
     ) -> Result<Estimate> {
         let start = Instant::now();
         super::same_n(t, "y", y.n())?;
-        let s = self.symbols(t, kern)?;
-        let v = cond_entropy_nats(y, &s, self.0.miller_madow)?;
-        finish(
-            kern,
-            self.meta("H(Y|T)", t, false),
-            v,
-            None,
-            start,
-            notes(&s),
-        )
+        let mut diag = Diagnostics::default();
+        let s = self.symbols_noted(t, kern, &mut diag)?;
+        let mm = self.0.miller_madow;
+        let v = cond_entropy_nats(y, &s, mm)?;
+        diag.notes.push(patterns_note(&s));
+        let bounds = Bounds::nonnegative(self.bound_kind()).at_most(entropy_nats(y, mm), "H(Y)");
+        let meta = self.meta("H(Y|T)", t, false);
+        finish_checked(kern, meta, &bounds, v, None, start, diag)
     }
 
     fn mi_with(
@@ -240,16 +475,19 @@ impl ValidBinned {
     ) -> Result<Estimate> {
         let start = Instant::now();
         super::same_n(t, other_name, other.n())?;
-        let s = self.symbols(t, kern)?;
-        let v = mutual_info_nats(&s, other, self.0.miller_madow)?;
-        finish(
-            kern,
-            self.meta(quantity, t, true),
-            v,
-            None,
-            start,
-            notes(&s),
-        )
+        let mut diag = Diagnostics::default();
+        let s = self.symbols_noted(t, kern, &mut diag)?;
+        let mm = self.0.miller_madow;
+        let v = mutual_info_nats(&s, other, mm)?;
+        diag.notes.push(patterns_note(&s));
+        let bounds = Bounds::nonnegative(self.bound_kind())
+            .at_most(
+                entropy_nats(other, mm),
+                format!("H({})", other_name.to_uppercase()),
+            )
+            .at_most(entropy_nats(&s, mm), "H(T) of the binned layer");
+        let meta = self.meta(quantity, t, true);
+        finish_checked(kern, meta, &bounds, v, None, start, diag)
     }
 
     /// Whether Miller–Madow is on.
@@ -258,15 +496,12 @@ impl ValidBinned {
     }
 }
 
-fn notes(s: &Symbols) -> Diagnostics {
-    Diagnostics {
-        notes: vec![format!(
-            "{} distinct binned patterns in {} rows",
-            s.alphabet(),
-            s.n()
-        )],
-        ..Diagnostics::default()
-    }
+fn patterns_note(s: &Symbols) -> String {
+    format!(
+        "{} distinct binned patterns in {} rows",
+        s.alphabet(),
+        s.n()
+    )
 }
 
 /// Groups rows by key, confirming equal keys with the index vectors, and

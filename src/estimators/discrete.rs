@@ -10,7 +10,8 @@
 //! deduplicated (ids in order of first appearance, so results never depend on
 //! hashing order).
 
-use super::{finish_host, Diagnostics, Estimate, Meta, Units};
+use super::bounds::{BoundKind, Bounds};
+use super::{finish_host, finish_host_checked, Diagnostics, Estimate, Meta, Units};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -279,24 +280,42 @@ impl ValidDiscrete {
         )
     }
 
-    /// I(X;Y).
+    /// Plug-in values are exact on the empirical distribution; Miller–Madow
+    /// corrected ones are estimates (see [`super::bounds`]).
+    fn bound_kind(&self) -> BoundKind {
+        if self.0.miller_madow {
+            BoundKind::Statistical
+        } else {
+            BoundKind::Exact
+        }
+    }
+
+    /// I(X;Y), checked against 0 ≤ I ≤ min(H(X), H(Y)).
     pub fn mutual_info(&self, x: &Symbols, y: &Symbols) -> Result<Estimate> {
         let start = Instant::now();
-        let v = mutual_info_nats(x, y, self.0.miller_madow)?;
-        finish_host(
+        let mm = self.0.miller_madow;
+        let v = mutual_info_nats(x, y, mm)?;
+        let bounds = Bounds::nonnegative(self.bound_kind())
+            .at_most(entropy_nats(x, mm), "H(X)")
+            .at_most(entropy_nats(y, mm), "H(Y)");
+        finish_host_checked(
             self.meta("I(X;Y)", x.n(), vec![1, 1], true),
+            &bounds,
             v,
             start,
             Diagnostics::default(),
         )
     }
 
-    /// H(Y|X).
+    /// H(Y|X), checked against 0 ≤ H(Y|X) ≤ H(Y).
     pub fn cond_entropy(&self, y: &Symbols, x: &Symbols) -> Result<Estimate> {
         let start = Instant::now();
-        let v = cond_entropy_nats(y, x, self.0.miller_madow)?;
-        finish_host(
+        let mm = self.0.miller_madow;
+        let v = cond_entropy_nats(y, x, mm)?;
+        let bounds = Bounds::nonnegative(self.bound_kind()).at_most(entropy_nats(y, mm), "H(Y)");
+        finish_host_checked(
             self.meta("H(Y|X)", y.n(), vec![1, 1], false),
+            &bounds,
             v,
             start,
             Diagnostics::default(),

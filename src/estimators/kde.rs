@@ -241,9 +241,10 @@ impl ValidKde {
         let start = Instant::now();
         let b = self.bounds(t, Some(y), kern)?;
         let (u, l) = (b.i_ty_upper.unwrap_or(0.0), b.i_ty_lower.unwrap_or(0.0));
-        finish(
+        super::finish_checked(
             kern,
             self.meta("I(T;Y)", t, true),
+            &super::mixed::label_bounds(y).round_off(super::bounds::KDE_REL_TOL),
             u,
             Some(l),
             start,

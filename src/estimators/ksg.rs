@@ -223,7 +223,7 @@ pub(crate) fn ksg_nats(
 
 /// Per point: the largest max-norm distance in `m` to its k joint neighbours
 /// (exact in f32, so both backends agree to the bit).
-fn marginal_radii(m: &Dataset, idx: &[u32], k: usize) -> Vec<f32> {
+pub(crate) fn marginal_radii(m: &Dataset, idx: &[u32], k: usize) -> Vec<f32> {
     let metric = Metric::chebyshev();
     let rows = m.rows();
     (0..m.n())

@@ -21,8 +21,17 @@
 //!   equality), which is the plug-in H(T) of the distinct activation patterns
 //!   when every input is distinct (at most ln N). A note in the diagnostics
 //!   says so.
+//!
+//! Every row is checked against the bounds the quantities obey
+//! ([`super::bounds`]): 0 ≤ I(X;T) ≤ H(X) (the plug-in entropy of the input
+//! symbols), 0 ≤ I(T;Y) ≤ H(Y), 0 ≤ H(Y|T) ≤ H(Y). Exact plug-in values
+//! (binned, the kNN row's I(X;T)) may cross them only by round-off; the
+//! statistical ones (KDE, the kNN row's Ross I(T;Y)) by their bias and
+//! variance, which is reported as a warning in the row's diagnostics, the
+//! value unclipped.
 
 use super::binning::ValidBinned;
+use super::bounds::{self, BoundKind, Bounds, Subject};
 use super::discrete::{cond_entropy_nats, entropy_nats, mutual_info_nats, Symbols};
 use super::kde::ValidKde;
 use super::knn_entropy::kl_nats;
@@ -126,10 +135,13 @@ pub fn layer_info(
     let mut diag = Diagnostics::default();
     let mut seed = None;
     let (mut i_xt_lower, mut i_ty_lower, mut h_t_lower, mut h_y_given_t) = (None, None, None, None);
+    // H(T) where the layer is symbolic: it bounds I(X;T) (and binned I(T;Y)) too.
+    let mut h_t_bound = None;
     let (i_xt, i_ty, h_t) = match method {
         LayerMethod::Binned(b) => {
-            let s = b.symbols(t, kern)?;
+            let s = b.symbols_noted(t, kern, &mut diag)?;
             let mm = b.miller_madow();
+            h_t_bound = Some(entropy_nats(&s, mm));
             diag.notes
                 .push(format!("{} distinct binned patterns", s.alphabet()));
             h_y_given_t = Some(cond_entropy_nats(y, &s, mm)?);
@@ -152,6 +164,7 @@ pub fn layer_info(
             let prep = m.prep();
             seed = prep.noise.then_some(prep.seed);
             let exact = Symbols::from_exact_rows(t);
+            h_t_bound = Some(entropy_nats(&exact, false));
             let ts = prep.apply(t, 0, &mut diag)?;
             let h = kl_nats(&ts, m.k(), Norm::Chebyshev, kern)?;
             let ity = mixed_nats(&ts, y, m.k(), kern, &mut diag)?;
@@ -179,13 +192,15 @@ pub fn layer_info(
             check_finite(q, method.name(), v)?;
         }
     }
-    for (q, v) in [("I(X;T)", i_xt), ("I(T;Y)", i_ty)] {
-        if v < 0.0 {
-            diag.notes.push(format!(
-                "raw {q} estimate is negative ({v:.3e} nats), reported unclamped"
-            ));
-        }
-    }
+    let values = RowValues {
+        i_xt,
+        i_ty,
+        h_y_given_t,
+        i_xt_lower,
+        i_ty_lower,
+        h_t_symbols: h_t_bound,
+    };
+    row_checks((method, units, t.n()), (x, y), &values, &mut diag);
     let conv = |v: f64| units.from_nats(v);
     Ok(LayerInfo {
         estimator: method.name().to_string(),
@@ -205,4 +220,81 @@ pub fn layer_info(
         seed,
         diagnostics: diag,
     })
+}
+
+/// A plane row's values in nats, for [`row_checks`].
+struct RowValues {
+    i_xt: f64,
+    i_ty: f64,
+    h_y_given_t: Option<f64>,
+    i_xt_lower: Option<f64>,
+    i_ty_lower: Option<f64>,
+    /// H(T) where the layer is symbolic (binned, the kNN row's exact patterns).
+    h_t_symbols: Option<f64>,
+}
+
+/// The row's bound checks (see the module docs), as notes for raw negative
+/// values and warnings for every excursion: I(X;T) in [0, H(X)], I(T;Y) in
+/// [0, H(Y)], H(Y|T) in [0, H(Y)], lower values below the upper bounds.
+fn row_checks(
+    (method, units, n): (&LayerMethod, Units, usize),
+    (x, y): (&Symbols, &Symbols),
+    v: &RowValues,
+    diag: &mut Diagnostics,
+) {
+    for (q, value) in [("I(X;T)", v.i_xt), ("I(T;Y)", v.i_ty)] {
+        if value < 0.0 {
+            diag.notes.push(format!(
+                "raw {q} estimate is negative ({value:.3e} nats), reported unclamped"
+            ));
+        }
+    }
+    // Plug-in values are exact, the rest statistical.
+    let (kind_xt, kind_ty) = match method {
+        LayerMethod::Binned(b) => (b.bound_kind(), b.bound_kind()),
+        LayerMethod::Kde(_) => (BoundKind::Statistical, BoundKind::Statistical),
+        LayerMethod::Knn(_) => (BoundKind::Exact, BoundKind::Statistical),
+    };
+    let (h_x, h_y) = (entropy_nats(x, false), entropy_nats(y, false));
+    let tol = match method {
+        LayerMethod::Kde(_) => bounds::KDE_REL_TOL,
+        _ => bounds::ROUND_OFF_REL_TOL,
+    };
+    let mut xt = Bounds::nonnegative(kind_xt)
+        .at_most(h_x, "H(X) of the input symbols")
+        .round_off(tol);
+    let mut ty = Bounds::nonnegative(kind_ty)
+        .at_most(h_y, "H(Y) of the labels")
+        .round_off(tol);
+    if let Some(h) = v.h_t_symbols {
+        xt = xt.at_most(h, "H(T) of the layer's symbols");
+        if kind_ty == BoundKind::Exact {
+            ty = ty.at_most(h, "H(T) of the layer's symbols");
+        }
+    }
+    let hyt = Bounds::nonnegative(kind_ty).at_most(h_y, "H(Y) of the labels");
+    let loose = |b: &Bounds| Bounds {
+        nonnegative: false,
+        equals: None,
+        ..b.clone()
+    };
+    let checks = [
+        ("I(X;T)", Some(v.i_xt), xt.clone()),
+        ("I(T;Y)", Some(v.i_ty), ty.clone()),
+        ("H(Y|T)", v.h_y_given_t, hyt),
+        // A lower bound below 0 is merely loose; above the upper bound it contradicts it.
+        ("I(X;T) lower bound", v.i_xt_lower, loose(&xt)),
+        ("I(T;Y) lower bound", v.i_ty_lower, loose(&ty)),
+    ];
+    for (quantity, value, b) in checks {
+        if let Some(v) = value {
+            let subject = Subject {
+                quantity,
+                estimator: method.name(),
+                units,
+                n,
+            };
+            diag.warnings.extend(bounds::check(&subject, v, &b));
+        }
+    }
 }

@@ -12,12 +12,19 @@
 //! result at 0; this estimator reports the raw value and says when it is
 //! negative.
 //!
+//! Bounds: 0 ≤ I(X;Y) ≤ H(Y) for labels Y. The estimate can leave them on a
+//! finite sample (ψ(N) − ⟨ψ(N_y)⟩ exceeds the plug-in H(Y) by about
+//! (classes − 1)/2N, so a layer that determines the label lands slightly
+//! above H(Y)); every excursion is a warning ([`super::bounds`]), the value
+//! is reported unclipped.
+//!
 //! Kernels: `knn` per label (Chebyshev, exclude-self), then one `radius_count`
 //! over all kept points (`<`, exclude-self, plus one for the point itself).
 
-use super::discrete::Symbols;
+use super::bounds::{BoundKind, Bounds};
+use super::discrete::{entropy_nats, Symbols};
 use super::ksg::check_k;
-use super::{finish, prep_setters, same_n, Diagnostics, Estimate, Meta, Prep, Units};
+use super::{finish_checked, prep_setters, same_n, Diagnostics, Estimate, Meta, Prep, Units};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::kernels::{Boundary, CountSpec, Kernels, KnnSpec, Metric};
@@ -127,8 +134,17 @@ impl ValidMixed {
             seed: p.prep.seed_used(),
             is_mi: true,
         };
-        finish(kern, meta, value, None, start, diag)
+        let bounds = label_bounds(y);
+        finish_checked(kern, meta, &bounds, value, None, start, diag)
     }
+}
+
+/// 0 ≤ I(·;Y) ≤ H(Y), the plug-in entropy of the labels; statistical.
+pub(crate) fn label_bounds(y: &Symbols) -> Bounds {
+    Bounds::nonnegative(BoundKind::Statistical).at_most(
+        entropy_nats(y, false),
+        "H(Y), the plug-in entropy of the labels",
+    )
 }
 
 /// Ross's estimate in nats on prepared data.

@@ -21,6 +21,7 @@
 //! backends wherever the kernels agree to the bit (max-norm paths).
 
 pub mod binning;
+pub mod bounds;
 pub mod cmi;
 pub mod discrete;
 pub mod gaussian;
@@ -31,6 +32,7 @@ pub mod layer;
 pub mod mixed;
 
 pub use binning::{BinScheme, Binned};
+pub use bounds::{BoundKind, Bounds};
 pub use cmi::Cmi;
 pub use discrete::{Discrete, Symbols};
 pub use gaussian::Gaussian;
@@ -75,6 +77,14 @@ pub struct Diagnostics {
     pub noise: Option<f64>,
     /// Anything else worth saying (e.g. "raw KSG estimate is negative").
     pub notes: Vec<String>,
+    /// Values the equal-range binning clamped into its end bins because they
+    /// lay outside `[lo, hi]`, over every binned array (None: nothing was
+    /// binned on a fixed range).
+    pub clamped: Option<usize>,
+    /// What the user must not miss: an estimate outside its provable bounds
+    /// ([`bounds`]), values clamped by the binning. The command line prints
+    /// each on stderr as `warning: ...`.
+    pub warnings: Vec<String>,
 }
 
 /// One estimated quantity.
@@ -211,7 +221,9 @@ pub(crate) struct Meta<'a> {
     pub is_mi: bool,
 }
 
-/// Assembles an [`Estimate`]: converts units, refuses non-finite values, notes negative MI.
+/// Assembles an [`Estimate`]: converts units, refuses non-finite values, notes
+/// negative MI, and checks the value against the bounds every estimate of
+/// its kind obeys (a mutual information is ≥ 0): see [`bounds`].
 pub(crate) fn finish(
     kern: &dyn Kernels,
     meta: Meta<'_>,
@@ -220,8 +232,23 @@ pub(crate) fn finish(
     start: Instant,
     diagnostics: Diagnostics,
 ) -> Result<Estimate> {
+    let b = default_bounds(&meta);
+    finish_checked(kern, meta, &b, value_nats, lower_nats, start, diagnostics)
+}
+
+/// [`finish`] with the estimate's own provable bounds (e.g. I(X;Y) ≤ H(Y) for labels Y).
+pub(crate) fn finish_checked(
+    kern: &dyn Kernels,
+    meta: Meta<'_>,
+    bounds: &Bounds,
+    value_nats: f64,
+    lower_nats: Option<f64>,
+    start: Instant,
+    diagnostics: Diagnostics,
+) -> Result<Estimate> {
     let device = (kern.backend(), kern.device_name());
-    finish_on(device, meta, value_nats, lower_nats, start, diagnostics)
+    let parts = (value_nats, lower_nats, bounds);
+    finish_on(device, meta, parts, start, diagnostics)
 }
 
 /// [`finish`] for estimators that run no kernel.
@@ -231,18 +258,38 @@ pub(crate) fn finish_host(
     start: Instant,
     diagnostics: Diagnostics,
 ) -> Result<Estimate> {
+    let b = default_bounds(&meta);
+    finish_host_checked(meta, &b, value_nats, start, diagnostics)
+}
+
+/// [`finish_checked`] for estimators that run no kernel.
+pub(crate) fn finish_host_checked(
+    meta: Meta<'_>,
+    bounds: &Bounds,
+    value_nats: f64,
+    start: Instant,
+    diagnostics: Diagnostics,
+) -> Result<Estimate> {
     let device = (Backend::Cpu, HOST_ADAPTER.to_string());
-    finish_on(device, meta, value_nats, None, start, diagnostics)
+    finish_on(device, meta, (value_nats, None, bounds), start, diagnostics)
 }
 
 /// Adapter name of estimators that run no kernel (Gaussian, discrete).
 pub const HOST_ADAPTER: &str = "host (no kernel)";
 
+/// What every estimate of this kind obeys: a mutual information is ≥ 0.
+fn default_bounds(meta: &Meta<'_>) -> Bounds {
+    if meta.is_mi {
+        Bounds::nonnegative(BoundKind::Statistical)
+    } else {
+        Bounds::default()
+    }
+}
+
 fn finish_on(
     device: (Backend, String),
     meta: Meta<'_>,
-    value_nats: f64,
-    lower_nats: Option<f64>,
+    (value_nats, lower_nats, bounds): (f64, Option<f64>, &Bounds),
     start: Instant,
     mut diagnostics: Diagnostics,
 ) -> Result<Estimate> {
@@ -255,6 +302,31 @@ fn finish_on(
             "raw estimate is negative ({value_nats:.3e} nats): the true value is >= 0; \
              a small negative value is estimator bias at this n and is reported unclamped"
         ));
+    }
+    let subject = bounds::Subject {
+        quantity: meta.quantity,
+        estimator: meta.estimator,
+        units: meta.units,
+        n: meta.n,
+    };
+    diagnostics
+        .warnings
+        .extend(bounds::check(&subject, value_nats, bounds));
+    if let Some(l) = lower_nats {
+        // A lower bound below 0 is merely loose; above an upper bound it contradicts it.
+        let upper_only = Bounds {
+            nonnegative: false,
+            equals: None,
+            ..bounds.clone()
+        };
+        let quantity = format!("{} (lower bound)", meta.quantity);
+        let subject = bounds::Subject {
+            quantity: &quantity,
+            ..subject
+        };
+        diagnostics
+            .warnings
+            .extend(bounds::check(&subject, l, &upper_only));
     }
     Ok(Estimate {
         quantity: meta.quantity.to_string(),
