@@ -318,13 +318,40 @@ fn three_d_array_is_flattened_and_zero_d_rejected() {
 #[test]
 fn all_rows_identical() {
     let d = Dir::new();
+    let (_, y) = d.good();
     let x = d.f32s("same.npy", &vec![1.5; N * 2], N, 2);
     let ds = io::load(&x).unwrap().into_dataset().unwrap();
-    let e = kl(&ds).unwrap();
+    // A point mass: the differential entropy is −∞, an error naming the
+    // array, the value, its share and the estimators defined there.
+    names_all(
+        kl(&ds),
+        &[
+            "same.npy",
+            "column 0",
+            "1.5",
+            "100.0 % of rows",
+            "point mass",
+            "binned",
+        ],
+    );
+    cli_rejects(
+        &d,
+        &["entropy", "--x", &x],
+        &["same.npy", "point mass", "100.0 % of rows"],
+    );
+    // KSG takes it (the value depends on the tie-breaking, and says so).
+    let e = Ksg::params()
+        .check()
+        .unwrap()
+        .estimate_datasets(&ds, &ds, &Engine::cpu())
+        .unwrap();
     assert!(e.value.is_finite());
-    assert_eq!(e.diagnostics.duplicates, vec![(x.clone(), N - 1)]);
-    let v = cli_accepts(&["entropy", "--x", &x]);
+    assert_eq!(e.diagnostics.duplicates[0], (x.clone(), N - 1));
+    assert!(e.diagnostics.notes.iter().any(|n| n.contains("point mass")));
+    let v = cli_accepts(&["mi", "--x", &x, "--y", &x]);
     assert_eq!(v["diagnostics"]["duplicates"][0][1], N - 1);
+    assert_eq!(v["diagnostics"]["ties"][0]["moved"], 2 * N);
+    cli_accepts(&["mi", "--x", &x, "--y", &y, "--estimator", "mixed"]);
 }
 
 #[test]
@@ -337,7 +364,7 @@ fn constant_column() {
     let (_, y) = d.good();
     let xs = d.f32s("constcol.npy", &x, N, 2);
     let ds = io::load(&xs).unwrap().into_dataset().unwrap();
-    assert!(kl(&ds).unwrap().value.is_finite());
+    names_all(kl(&ds), &["constcol.npy", "column 1", "point mass"]);
     cli_accepts(&["mi", "--x", &xs, "--y", &y]);
     cli_accepts(&["mi", "--x", &xs, "--y", &y, "--standardize"]);
     cli_accepts(&["mi", "--x", &xs, "--y", &y, "--estimator", "mixed"]);

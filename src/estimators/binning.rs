@@ -161,7 +161,8 @@ impl ValidBinned {
         self.0.units
     }
 
-    /// The kernel binning of this scheme for layer `t`.
+    /// The kernel binning of this scheme for layer `t` (its values taken as
+    /// they are: [`ValidBinned::symbols`] passes the source values).
     pub fn binning(&self, t: &Dataset) -> Binning {
         match self.0.scheme {
             BinScheme::EqualRange { lo, hi, bins } => Binning::EqualRange { lo, hi, bins },
@@ -172,9 +173,12 @@ impl ValidBinned {
         }
     }
 
-    /// One symbol per row of `t`: its pattern of bin indices.
+    /// One symbol per row of `t`: its pattern of bin indices. Bin edges and
+    /// widths are absolute, so the source values are binned (as f32, see
+    /// [`Dataset::materialized`]), not values stored centred or scaled.
     pub fn symbols(&self, t: &Dataset, kern: &dyn Kernels) -> Result<Symbols> {
-        let out = kern.bin(t.rows(), &self.binning(t))?;
+        let t = t.materialized()?;
+        let out = kern.bin(t.rows(), &self.binning(&t))?;
         Ok(pattern_symbols(&out.keys, &out.indices, t.d()))
     }
 

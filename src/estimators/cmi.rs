@@ -11,7 +11,10 @@
 //! Kernels: `knn` in the joint space, then three `radius_count`s.
 
 use super::ksg::{check_k, check_rows_for_k};
-use super::{finish, prep_setters, same_n, sum_digamma, Diagnostics, Estimate, Meta, Prep, Units};
+use super::{
+    finish, note_point_masses, prep_setters, same_n, sum_digamma, Diagnostics, Estimate, Meta,
+    Prep, Units,
+};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::kernels::{Boundary, CountSpec, Kernels, KnnSpec, Metric};
@@ -38,7 +41,7 @@ use std::time::Instant;
 pub struct Cmi;
 
 impl Cmi {
-    /// Defaults: k = 3, noise on with seed 0, nats.
+    /// Defaults: k = 3, tie-breaking on with seed 0, nats.
     pub fn params() -> CmiParams {
         CmiParams {
             k: 3,
@@ -104,10 +107,14 @@ impl ValidCmi {
         same_n(x, z.name(), z.n())?;
         check_rows_for_k(x.name(), x.n(), p.k)?;
         let mut diag = Diagnostics::default();
-        let xs = p.prep.apply(x, 0, &mut diag)?;
-        let ys = p.prep.apply(y, 1, &mut diag)?;
-        let zs = p.prep.apply(z, 2, &mut diag)?;
-        let value = cmi_nats(&xs, &ys, &zs, p.k, kern)?;
+        let prepared = p.prep.apply_joint(&[x, y, z], &mut diag)?;
+        let value = cmi_nats(&prepared[0], &prepared[1], &prepared[2], p.k, kern)?;
+        note_point_masses(
+            &mut diag,
+            p.k,
+            "the conditional MI then depends on how those ties are broken; for a discrete \
+             variable use a discrete or binned estimate",
+        );
         let meta = Meta {
             quantity: "I(X;Y|Z)",
             estimator: "cmi",
