@@ -10,30 +10,43 @@
 //! Per column, rows are grouped by value (−0 equals 0). A group of m copies
 //! of v takes m distinct positions of a grid around v:
 //!
-//! * v ≠ 0: v's own f32 grid (consecutive f32 values, one ulp apart), normal
-//!   values of v's sign only;
-//! * v = 0: multiples of a step s, the smaller of 2^-60 and the ulp of the
-//!   column's smallest nonzero magnitude, never below f32's smallest normal
-//!   value (GPUs may flush subnormals); 2^-60 keeps the square of one step a
-//!   normal f32;
+//! * v ≠ 0: v's own f32 grid (the f32 values of v's sign, normal only),
+//!   every t-th value;
+//! * v = 0: multiples of a step s, never below f32's smallest normal value
+//!   (GPUs may flush subnormals);
 //! * a constant column is first moved to 0 (every kNN estimator is
 //!   translation invariant; moving all values of a column by the same amount
 //!   is exact), so an uninformative column adds a spread of 2^-60 steps to
 //!   the joint distances instead of one of its own ulps (1e6: 0.06 each).
 //!
-//! The positions fill a window of [`SPREAD`] grid points per copy (at most
-//! [`MAX_WINDOW`] around a nonzero v, so no copy moves by more than 2^-8 of
-//! |v|), one position drawn in each of m equal cells. Copies on consecutive
-//! grid points would be equally far from their left and right neighbours, and
-//! such distance ties bias Ross's mixed estimator on atoms (measured with
-//! NumPy on clipped Gaussians and a constant column at n = 4,000: +0.06 nats
-//! against scikit-learn's infinitesimal Gaussian noise with consecutive
-//! points, +0.02 with 4 points per copy, within the spread of 8 trials with
-//! 64). The window stays within half the gap to v's neighbouring distinct
-//! values (a neighbour's own spread takes the other half), so no new tie and
-//! no change of order with other values can arise; when half the gap is too
-//! small, it takes the whole gap towards an untied neighbour, then packs the
-//! copies densely, and what still does not fit stays tied (reported).
+//! Step and stride follow the f32 resolution of the column's distances: s
+//! (and t ulps of v) is the ulp of the column's median nonzero magnitude.
+//! Finer copies would tie again in f32 in every distance to the rest of the
+//! column (|0.7 − 1e-14| is 0.7 in f32), so a point whose k-th neighbour
+//! lies in the atom would see the whole atom at one distance: KSG-1 on
+//! 8 ReLU units with half their values 0 (n = 5000) came out 0.50 with
+//! zeros spread by 2^-60 steps against 0.42 for NPEET's 1e-10 noise in f64,
+//! and 0.40 at the median's ulp against 0.40 (NumPy, f32 arithmetic,
+//! n = 3000). A zero atom that is nearly the whole column (fewer than
+//! max(16, n/64) nonzero values) is spread by 2^-60 steps (or the ulp of the
+//! column's smallest nonzero magnitude when finer): only its few other rows
+//! could see such ties, and one large value must not set the spread of all.
+//!
+//! The positions fill a window of [`SPREAD`] grid points per copy, at most
+//! [`MAX_WINDOW`] points (so no copy moves by more than 2^-8 of the larger
+//! of |v| and the column's median magnitude), one position drawn in each of
+//! m equal cells. Copies on consecutive grid points would be equally far
+//! from their left and right neighbours, and such distance ties bias Ross's
+//! mixed estimator on atoms (measured with NumPy on clipped Gaussians and a
+//! constant column at n = 4,000: +0.06 nats against scikit-learn's
+//! infinitesimal Gaussian noise with consecutive points, +0.02 with 4 points
+//! per copy, within the spread of 8 trials with 64). The window stays within
+//! half the gap to v's neighbouring distinct values (a neighbour's own
+//! spread takes the other half), so no new tie and no change of order with
+//! other values can arise; when half the gap is too small, it takes the
+//! whole gap towards an untied neighbour, then a finer grid (down to single
+//! ulps, or the finest zero step), then packs the copies densely, and what
+//! still does not fit stays tied (reported).
 //!
 //! Which copy takes which position is a Fisher–Yates shuffle from ChaCha8
 //! seeded with (seed, the column's content hash, v): identical columns (Z =
@@ -47,10 +60,11 @@ use rayon::prelude::*;
 
 /// Grid points of the window per tied copy (see the module docs for the measurement).
 pub const SPREAD: u64 = 64;
-/// Largest window around a nonzero value, in ulps: 2^16, so a copy moves by
-/// at most 2^15 ulps, 2^-8 of |v|.
+/// Largest window, in grid points: 2^16, so a copy moves by at most 2^15
+/// grid steps, 2^-8 of the larger of |v| and the column's median magnitude.
 pub const MAX_WINDOW: u64 = 1 << 16;
-/// The zero step when the column leaves room for it: 2^-60.
+/// The zero step of a column that is nearly all zeros: 2^-60 (the square of
+/// one step is still a normal f32).
 pub const ZERO_STEP: f32 = 1.0 / (1u64 << 60) as f32;
 /// Positions on one side of v are counted up to this many (keeps j·s exact).
 const ROOM_CAP: u64 = 1 << 24;
@@ -172,6 +186,89 @@ fn column_stats(col: &[f32]) -> ColumnOutcome {
     out
 }
 
+/// Positions strictly between a neighbour and v, on one side.
+struct Rooms {
+    left: u64,
+    right: u64,
+}
+
+/// The grid a tied value is spread on; position j is `value(j)`.
+#[derive(Clone, Copy, Debug)]
+enum Grid {
+    /// v = 0: j · step.
+    Zero { step: f32, floor: f32 },
+    /// v ≠ 0: the f32 value j · stride order keys away from v.
+    Keys { v: f32, stride: i64 },
+}
+
+impl Grid {
+    fn value(self, j: i64) -> f32 {
+        match self {
+            Grid::Zero { step, .. } => j as f32 * step,
+            Grid::Keys { v, stride } => from_okey((okey(v) as i64 + j * stride) as u32),
+        }
+    }
+
+    /// The next finer grid (half the step), None at the finest.
+    fn finer(self) -> Option<Grid> {
+        match self {
+            Grid::Zero { step, floor } if step / 2.0 >= floor => Some(Grid::Zero {
+                step: step / 2.0,
+                floor,
+            }),
+            Grid::Keys { v, stride } if stride > 1 => Some(Grid::Keys {
+                v,
+                stride: stride / 2,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Positions strictly between the neighbours p < v < q (and, for v ≠ 0,
+    /// within normal values of v's sign and beyond |v|/2 towards 0, where a
+    /// spread of zeros, which stays below half of its gap, cannot reach).
+    fn rooms(self, p: Option<f32>, q: Option<f32>) -> Rooms {
+        match self {
+            Grid::Zero { step, .. } => {
+                let side = |x: Option<f32>| {
+                    x.map_or(ROOM_CAP, |x| {
+                        let r = (x.abs() as f64 / step as f64).ceil() as u64;
+                        r.saturating_sub(1).min(ROOM_CAP)
+                    })
+                };
+                Rooms {
+                    left: side(p),
+                    right: side(q),
+                }
+            }
+            Grid::Keys { v, stride } => {
+                let (lo, hi) = if v > 0.0 {
+                    (
+                        okey((v / 2.0).max(f32::MIN_POSITIVE)) as i64,
+                        okey(f32::MAX) as i64,
+                    )
+                } else {
+                    (
+                        okey(-f32::MAX) as i64,
+                        okey((v / 2.0).min(-f32::MIN_POSITIVE)) as i64,
+                    )
+                };
+                let kv = okey(v) as i64;
+                if kv < lo || kv > hi {
+                    // A subnormal v has no normal grid of its own sign around it.
+                    return Rooms { left: 0, right: 0 };
+                }
+                let left_end = p.map_or(lo, |p| (okey(p) as i64 + 1).max(lo));
+                let right_end = q.map_or(hi, |q| (okey(q) as i64 - 1).min(hi));
+                Rooms {
+                    left: (((kv - left_end).max(0) / stride) as u64).min(ROOM_CAP),
+                    right: (((right_end - kv).max(0) / stride) as u64).min(ROOM_CAP),
+                }
+            }
+        }
+    }
+}
+
 /// The window [−a, b] of at most `w` points inside rooms `a_max` (left) and
 /// `b_max` (right), centred on v where the rooms allow.
 fn place(w: u64, a_max: u64, b_max: u64) -> (u64, u64) {
@@ -182,56 +279,27 @@ fn place(w: u64, a_max: u64, b_max: u64) -> (u64, u64) {
     (a, b)
 }
 
-/// Grid points strictly between a neighbour and v, on one side.
-struct Rooms {
-    left: u64,
-    right: u64,
+/// The f32 distance resolution a column's spreads are made at: the ulp of
+/// its median nonzero magnitude, so that a spread copy's distance to a
+/// typical value of the column differs from its neighbour copies' in f32
+/// (|0.7 − 1e-14| is 0.7 in f32: copies spread finer than this tie again in
+/// every distance to the rest of the column). None when fewer than
+/// max(16, n/64) values are nonzero: then a zero atom is nearly the whole
+/// column and its spread is kept as small as f32 allows.
+fn resolution(col: &[f32]) -> Option<f32> {
+    let mut mags: Vec<f32> = col.iter().filter(|v| **v != 0.0).map(|v| v.abs()).collect();
+    if mags.len() < (col.len() / 64).max(16) {
+        return None;
+    }
+    let mid = mags.len() / 2;
+    let med = *mags.select_nth_unstable_by(mid, f32::total_cmp).1;
+    (med >= f32::MIN_POSITIVE).then(|| f32::from_bits(med.to_bits() + 1) - med)
 }
 
-fn rooms_nonzero(v: f32, p: Option<f32>, q: Option<f32>) -> Rooms {
-    // Towards 0 the copies stay above |v|/2, where a spread of zeros (linear
-    // steps, below half of |v|) cannot reach; away from 0, up to f32's end.
-    let (lo, hi) = if v > 0.0 {
-        (
-            okey((v / 2.0).max(f32::MIN_POSITIVE)) as i64,
-            okey(f32::MAX) as i64,
-        )
-    } else {
-        (
-            okey(-f32::MAX) as i64,
-            okey((v / 2.0).min(-f32::MIN_POSITIVE)) as i64,
-        )
-    };
-    let kv = okey(v) as i64;
-    if kv < lo || kv > hi {
-        // A subnormal v has no normal grid of its own sign around it.
-        return Rooms { left: 0, right: 0 };
-    }
-    let left_end = p.map_or(lo, |p| (okey(p) as i64 + 1).max(lo));
-    let right_end = q.map_or(hi, |q| (okey(q) as i64 - 1).min(hi));
-    Rooms {
-        left: ((kv - left_end).max(0) as u64).min(ROOM_CAP),
-        right: ((right_end - kv).max(0) as u64).min(ROOM_CAP),
-    }
-}
-
-fn rooms_zero(step: f32, p: Option<f32>, q: Option<f32>) -> Rooms {
-    // Multiples j·step strictly inside (p, 0) and (0, q).
-    let side = |x: Option<f32>| {
-        x.map_or(ROOM_CAP, |x| {
-            let r = (x.abs() as f64 / step as f64).ceil() as u64;
-            r.saturating_sub(1).min(ROOM_CAP)
-        })
-    };
-    Rooms {
-        left: side(p),
-        right: side(q),
-    }
-}
-
-/// The zero step of a column: 2^-60, or the ulp of its smallest nonzero
-/// magnitude when that is finer, never below f32's smallest normal value.
-fn zero_step(col: &[f32]) -> f32 {
+/// The finest zero step of a column: 2^-60, or the ulp of its smallest
+/// nonzero magnitude when that is finer, never below f32's smallest normal
+/// value.
+fn finest_zero_step(col: &[f32]) -> f32 {
     let smallest = col
         .iter()
         .filter(|v| **v != 0.0)
@@ -275,7 +343,8 @@ fn break_column(col: &[f32], seed: u64) -> ColumnOutcome {
     };
     let mut new = base.to_vec();
     let range = if hi > lo { hi - lo } else { 1.0 };
-    let step = zero_step(base);
+    let res = resolution(base);
+    let floor = finest_zero_step(base);
     let mut packed = false;
     let mut disp = 0f64;
     for (g, &(a, b)) in gs.iter().enumerate() {
@@ -290,27 +359,46 @@ fn break_column(col: &[f32], seed: u64) -> ColumnOutcome {
         };
         let p = (g > 0).then(|| neighbour(g - 1));
         let q = (g + 1 < gs.len()).then(|| neighbour(g + 1));
-        let full = if v == 0.0 {
-            rooms_zero(step, p.map(|x| x.0), q.map(|x| x.0))
+        let mut grid = if v == 0.0 {
+            Grid::Zero {
+                step: res.map_or(floor, |r| r.max(floor)),
+                floor,
+            }
         } else {
-            rooms_nonzero(v, p.map(|x| x.0), q.map(|x| x.0))
+            let ulp = (f32::from_bits(v.abs().to_bits() + 1) - v.abs()).max(f32::MIN_POSITIVE);
+            let stride = res.map_or(1, |r| ((r / ulp) as i64).max(1));
+            Grid::Keys { v, stride }
         };
-        let target = if v == 0.0 {
+        // A zero atom that is nearly the whole column spreads over 64 points
+        // per copy of the finest step; any other spread over at most 2^16.
+        let target = if v == 0.0 && res.is_none() {
             (SPREAD * m).min(2 * ROOM_CAP)
         } else {
             (SPREAD * m).min(MAX_WINDOW.max(m))
         };
         // Half the gap towards each neighbour first; the whole gap towards an
-        // untied neighbour (which does not move) when half is too small.
+        // untied neighbour (which does not move) when half is too small; then
+        // a finer grid; then the copies are packed.
         let half = |room: u64, nb: Option<(f32, bool)>| if nb.is_some() { room / 2 } else { room };
         let safe = |room: u64, nb: Option<(f32, bool)>| match nb {
             Some((_, true)) => room / 2,
             _ => room,
         };
-        let (mut lw, mut rw) = place(target, half(full.left, p), half(full.right, q));
-        if lw + rw + 1 < m {
-            (lw, rw) = place(target, safe(full.left, p), safe(full.right, q));
-        }
+        let (lw, rw) = loop {
+            let full = grid.rooms(p.map(|x| x.0), q.map(|x| x.0));
+            let (lw, rw) = place(target, half(full.left, p), half(full.right, q));
+            if lw + rw + 1 >= m {
+                break (lw, rw);
+            }
+            let (lw, rw) = place(target, safe(full.left, p), safe(full.right, q));
+            if lw + rw + 1 >= m {
+                break (lw, rw);
+            }
+            match grid.finer() {
+                Some(f) => grid = f,
+                None => break (lw, rw),
+            }
+        };
         let width = lw + rw + 1;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(splitmix(
             splitmix(seed ^ 0x7469_6573) ^ hash.rotate_left(17) ^ okey(v) as u64,
@@ -338,11 +426,7 @@ fn break_column(col: &[f32], seed: u64) -> ColumnOutcome {
             pos.swap(i, j);
         }
         for (&row, &off) in order[a..b].iter().zip(&pos) {
-            let nv = if v == 0.0 {
-                off as f32 * step
-            } else {
-                from_okey((okey(v) as i64 + off) as u32)
-            };
+            let nv = grid.value(off);
             new[row as usize] = nv;
             disp = disp.max((nv as f64 - v as f64).abs());
         }
@@ -494,10 +578,22 @@ mod tests {
         assert!(nv[..300]
             .iter()
             .all(|&x| (x as f64 - 1.0).abs() <= (MAX_WINDOW as f64) * f32::EPSILON as f64));
-        // The zeros use the zero step.
+        // The zeros use the resolution of the column's median magnitude (1):
+        // multiples of its ulp, 2^-23, within a window of 64 per copy.
+        let ulp = f32::EPSILON;
         for &x in &nv[302..304] {
-            assert!(x.abs() < 1e-10 && x.abs() >= f32::MIN_POSITIVE || x == 0.0);
+            assert!((x / ulp).fract() == 0.0 && x.abs() <= 64.0 * ulp, "{x}");
         }
+        // A column that is nearly all zeros spreads them by 2^-60 steps.
+        let mut z = vec![0f32; 100];
+        z[0] = 1e6;
+        let (zb, _) = ds(&z, 100, 1).break_ties(0);
+        assert_eq!(zb.values()[0], 1e6);
+        assert!(
+            zb.values()[1..].iter().all(|x| x.abs() < 1e-14),
+            "{:?}",
+            zb.values()
+        );
     }
 
     #[test]
