@@ -18,7 +18,7 @@
 
 use infoplane::data::Dataset;
 use infoplane::estimators::{
-    Binned, Cmi, Discrete, Estimate, KnnEntropy, Ksg, KsgVariant, Mixed, Symbols,
+    BinScheme, Binned, Cmi, Discrete, Estimate, Kde, KnnEntropy, Ksg, KsgVariant, Mixed, Symbols,
 };
 use infoplane::kernels::gpu_engine_for_tests;
 use infoplane::special::digamma;
@@ -913,6 +913,65 @@ fn heavy_tails_do_not_make_the_seed_matter() {
     assert!(spread < SEED_SPREAD, "seeds 0..7: {v:?}");
     if xs.tie_report().tied + ys.tie_report().tied == 0 {
         assert_eq!(spread, 0.0, "tie-free data: the seed must not matter");
+    }
+}
+
+#[test]
+fn kde_and_binning_see_the_source_values() {
+    // KDE is translation invariant but its σ² is absolute; bin edges and
+    // widths are absolute. Data stored centred or scaled by a power of two
+    // must give what the source values give.
+    let cpu = Engine::cpu();
+    let n = 256;
+    let (t, _) = gauss_pair(n, 2, 0.0, 90);
+    let t = dyadic_zero_mean(&t.map(|v| v * 0.3));
+    let lab = labels(n, 2, None, 91);
+    let ys = Symbols::from_labels(&lab);
+    let kde = Kde::params().check().unwrap();
+    let b0 = kde.bounds(&t.ds("t"), Some(&ys), &cpu).unwrap();
+    // An offset is centred away exactly (zero-mean dyadic data): same bits.
+    let b7 = kde
+        .bounds(&t.map(|v| v + 1e7).ds("t"), Some(&ys), &cpu)
+        .unwrap();
+    assert_eq!(format!("{b0:?}"), format!("{b7:?}"));
+    // 2^70 · t is stored as a power of two times t; σ² · 4^70 gives the same
+    // kernel arguments, so the same I bounds, and H moves by d · 70 ln 2
+    // (f64 round-off only: the logs of σ² differ by 140 ln 2).
+    let big = t.map(|v| v * 2f64.powi(70)).ds("t");
+    assert_ne!(big.map().exponent(), 0);
+    let kb = Kde::params()
+        .variance(1e-3 * 2f64.powi(140))
+        .check()
+        .unwrap()
+        .bounds(&big, Some(&ys), &cpu)
+        .unwrap();
+    let shift = 2.0 * 70.0 * 2f64.ln();
+    for (a, b, s) in [
+        (kb.i_xt_upper, b0.i_xt_upper, 0.0),
+        (kb.i_xt_lower, b0.i_xt_lower, 0.0),
+        (kb.i_ty_upper.unwrap(), b0.i_ty_upper.unwrap(), 0.0),
+        (kb.i_ty_lower.unwrap(), b0.i_ty_lower.unwrap(), 0.0),
+        (kb.h_upper, b0.h_upper, shift),
+        (kb.h_lower, b0.h_lower, shift),
+    ] {
+        assert!((a - b - s).abs() <= SUM_ROUNDOFF, "{a} vs {b} + {s}");
+    }
+    // Binning sees fl32 of the source values, whatever is stored.
+    for (m, scheme) in [
+        (t.map(|v| v + 1e3), BinScheme::Width(0.05)),
+        (
+            t.map(|v| v * 2f64.powi(70)),
+            BinScheme::Width(2f32.powi(66)),
+        ),
+        (t.map(|v| v + 1e3), BinScheme::Adaptive { bins: 8 }),
+    ] {
+        let stored = m.ds("t");
+        assert!(!stored.map().is_identity());
+        let plain = Dataset::new("t", m.v.iter().map(|&v| v as f32).collect(), n, 2).unwrap();
+        let b = Binned::params().scheme(scheme.clone()).check().unwrap();
+        let a = b.mi_labels(&stored, &ys, &cpu).unwrap().value;
+        let want = b.mi_labels(&plain, &ys, &cpu).unwrap().value;
+        assert_eq!(a.to_bits(), want.to_bits(), "{scheme:?}: {a} vs {want}");
     }
 }
 
