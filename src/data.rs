@@ -1,23 +1,86 @@
 //! `Dataset`: a validated, owned, row-major f32 matrix, the one form every
-//! estimator and kernel takes.
+//! estimator and kernel takes, with the map back to the source values.
 //!
 //! Validation happens once, here: every value finite, at least one column.
+//! A dataset made from f64 (or badly scaled f32) values records how its
+//! stored f32 values relate to the source ([`ValueMap`], built by
+//! [`convert`]): `source = origin_c + 2^e · stored`, the identity for data
+//! that f32 holds as it is. [`ties`] breaks exact ties for the kNN
+//! estimators.
+
+pub mod convert;
+pub mod ties;
+
+pub use convert::{convert_f64, fit_f32, Converted, COMFORT_MAX, COMFORT_MIN};
+pub use ties::{TieGroup, TieReport};
 
 use crate::error::{Error, Result};
 use crate::kernels::Rows;
+use std::borrow::Cow;
 
-/// An owned `n × d` matrix of finite f32 values, row-major.
+/// How stored values relate to the source values:
+/// `source = origin[c] + 2^exponent · stored` (origin 0 and exponent 0, the
+/// identity, unless the conversion centred or scaled; see [`convert`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValueMap {
+    origin: Vec<f64>,
+    exponent: i32,
+}
+
+impl ValueMap {
+    /// The identity for `d` columns.
+    pub fn identity(d: usize) -> ValueMap {
+        ValueMap {
+            origin: vec![0.0; d],
+            exponent: 0,
+        }
+    }
+    /// Per column: the f64 value that stored 0 stands for.
+    pub fn origin(&self) -> &[f64] {
+        &self.origin
+    }
+    /// The power of two the stored values are multiplied by.
+    pub fn exponent(&self) -> i32 {
+        self.exponent
+    }
+    /// Whether stored values are the source values.
+    pub fn is_identity(&self) -> bool {
+        self.exponent == 0 && self.origin.iter().all(|&o| o == 0.0)
+    }
+    /// The source value of `stored` in column `c`.
+    pub fn source(&self, c: usize, stored: f32) -> f64 {
+        self.origin[c] + convert::mul_pow2(stored as f64, self.exponent as i64)
+    }
+}
+
+/// An owned `n × d` matrix of finite f32 values, row-major, with the map to
+/// its source values and what the conversion noted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
     name: String,
     data: Vec<f32>,
     n: usize,
     d: usize,
+    map: ValueMap,
+    notes: Vec<String>,
 }
 
 impl Dataset {
     /// Validates `data` as `n × d` (row-major); `name` appears in every error.
+    /// The values are the source values (identity map).
     pub fn new(name: impl Into<String>, data: Vec<f32>, n: usize, d: usize) -> Result<Self> {
+        Dataset::with_map(name, data, n, d, ValueMap::identity(d), Vec::new())
+    }
+
+    /// Validates stored values with their map to the source values.
+    pub(crate) fn with_map(
+        name: impl Into<String>,
+        data: Vec<f32>,
+        n: usize,
+        d: usize,
+        map: ValueMap,
+        notes: Vec<String>,
+    ) -> Result<Self> {
         let name = name.into();
         if d == 0 {
             return Err(Error::shape(&name, "at least one column", "0 columns"));
@@ -37,7 +100,36 @@ impl Dataset {
                 value: data[pos] as f64,
             });
         }
-        Ok(Dataset { name, data, n, d })
+        debug_assert_eq!(map.origin.len(), d);
+        Ok(Dataset {
+            name,
+            data,
+            n,
+            d,
+            map,
+            notes,
+        })
+    }
+
+    /// From f64 values (`n × d`, row-major), keeping their precision through
+    /// the cast to f32: columns are centred and the array scaled by a power
+    /// of two where that keeps bits (see [`convert`]). Values f32 holds as
+    /// they are are stored as they are. A column f32 cannot hold even then is
+    /// an error naming its range.
+    pub fn from_f64(name: impl Into<String>, values: &[f64], n: usize, d: usize) -> Result<Self> {
+        let name = name.into();
+        if let Some(pos) = values.iter().position(|v| !v.is_finite()) {
+            if let (Some(row), Some(col)) = (pos.checked_div(d), pos.checked_rem(d)) {
+                return Err(Error::NonFinite {
+                    what: name,
+                    row,
+                    col,
+                    value: values[pos],
+                });
+            }
+        }
+        let c = convert_f64(&name, values, n, d)?;
+        Dataset::with_map(name, c.values, n, d, c.map, c.notes)
     }
 
     /// From an ndarray view of any layout (converted to row-major f32).
@@ -58,7 +150,7 @@ impl Dataset {
     pub fn d(&self) -> usize {
         self.d
     }
-    /// The values, row-major.
+    /// The stored values, row-major.
     pub fn values(&self) -> &[f32] {
         &self.data
     }
@@ -66,62 +158,102 @@ impl Dataset {
     pub fn rows(&self) -> Rows<'_> {
         Rows::new(&self.data, self.n, self.d).expect("validated at construction")
     }
+    /// How stored values relate to the source values.
+    pub fn map(&self) -> &ValueMap {
+        &self.map
+    }
+    /// What the conversion to f32 noted (centring, scaling, values stored as 0).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+    /// The source value at row `i`, column `c` (f64).
+    pub fn source_value(&self, i: usize, c: usize) -> f64 {
+        self.map.source(c, self.get(i, c))
+    }
+
+    /// The same stored values scaled to `exponent` (which must not be below
+    /// this dataset's): each value is multiplied by 2^(own − exponent), exact
+    /// in f32 unless it falls below f32's normal range, where it becomes 0.
+    /// Returns the copy and how many nonzero values became 0.
+    pub(crate) fn rescaled(&self, exponent: i32) -> (Dataset, usize) {
+        let shift = self.map.exponent as i64 - exponent as i64;
+        let mut out = self.clone();
+        out.map.exponent = exponent;
+        if shift == 0 {
+            return (out, 0);
+        }
+        let mut lost = 0;
+        for v in out.data.iter_mut() {
+            let s = convert::mul_pow2(*v as f64, shift) as f32;
+            let s = if s.abs() < f32::MIN_POSITIVE { 0.0 } else { s };
+            lost += usize::from(s == 0.0 && *v != 0.0);
+            *v = s;
+        }
+        (out, lost)
+    }
+
+    /// The source values as f32, fl(origin_c + 2^e · stored), for estimators
+    /// with absolute parameters (bin edges and widths). Borrowed when the map
+    /// is the identity; an error naming the array, row and column when a
+    /// source value is beyond f32.
+    pub fn materialized(&self) -> Result<Cow<'_, Dataset>> {
+        if self.map.is_identity() {
+            return Ok(Cow::Borrowed(self));
+        }
+        self.mapped(true)
+    }
+
+    /// 2^e · stored as f32: the source values up to each column's offset,
+    /// exact, for estimators that are translation invariant but not scale
+    /// invariant (KDE with a fixed σ²). Borrowed when e = 0.
+    pub fn unscaled(&self) -> Result<Cow<'_, Dataset>> {
+        if self.map.exponent == 0 {
+            return Ok(Cow::Borrowed(self));
+        }
+        self.mapped(false)
+    }
+
+    fn mapped(&self, with_origin: bool) -> Result<Cow<'_, Dataset>> {
+        let mut data = Vec::with_capacity(self.data.len());
+        for (pos, &v) in self.data.iter().enumerate() {
+            let c = pos % self.d;
+            let o = if with_origin { self.map.origin[c] } else { 0.0 };
+            let s = o + convert::mul_pow2(v as f64, self.map.exponent as i64);
+            let f = s as f32;
+            if !f.is_finite() {
+                return Err(Error::Data {
+                    what: self.name.clone(),
+                    reason: format!(
+                        "row {}, column {c} holds {s:e}, beyond f32's range (±3.4e38): this \
+                         estimator works on the values themselves (bin edges, widths or σ² are \
+                         absolute), which f32 cannot hold; rescale the data",
+                        pos / self.d
+                    ),
+                });
+            }
+            data.push(f);
+        }
+        let mut map = ValueMap::identity(self.d);
+        if !with_origin {
+            map.origin.clone_from(&self.map.origin);
+        }
+        Ok(Cow::Owned(Dataset {
+            name: self.name.clone(),
+            data,
+            n: self.n,
+            d: self.d,
+            map,
+            notes: self.notes.clone(),
+        }))
+    }
 }
 
-/// Standard deviation of the tie-breaking noise, relative to each column's
-/// scale (its largest magnitude): four f32 machine epsilons. An f32 value v is
-/// spaced from its neighbours by at most `f32::EPSILON · |v|`, so this noise
-/// moves every value of the column by a few ULPs — enough to separate ReLU
-/// zeros and quantised duplicates in f32 (NPEET's 1e-10 is below f32
-/// resolution and would be rounded away), and small enough (≈ 5e-7 of the
-/// scale) that kNN estimates on untied data move by far less than 1e-3 nats.
-/// Around a nonzero value v only a few dozen f32 values lie within a few
-/// standard deviations, so a column holding very many copies of one nonzero
-/// value can keep some ties; estimators report such residual duplicates.
-pub const NOISE_REL: f64 = 4.0 * f32::EPSILON as f64;
-
 impl Dataset {
-    /// Per column: the largest magnitude, the scale the tie-breaking noise is
-    /// relative to. An all-zero column has scale 1 (it still needs its ties
-    /// broken, and has no other scale).
-    pub fn column_scales(&self) -> Vec<f64> {
-        let mut s = vec![0f64; self.d];
-        for row in self.data.chunks_exact(self.d) {
-            for (m, &v) in s.iter_mut().zip(row) {
-                *m = m.max((v as f64).abs());
-            }
-        }
-        s.iter().map(|&m| if m > 0.0 { m } else { 1.0 }).collect()
-    }
-
-    /// A copy with seeded Gaussian noise of standard deviation
-    /// `rel × scale_c` added to every value of column c (scales from
-    /// [`Dataset::column_scales`]). The stream separates arrays that share a
-    /// seed (X, Y, Z of one estimate). Values are drawn in row-major order from
-    /// ChaCha8, so a seed gives the same data on every machine and thread count.
-    pub fn with_noise(&self, seed: u64, stream: u64, rel: f64) -> Result<Dataset> {
-        use rand::{Rng, SeedableRng};
-        if !(rel.is_finite() && rel >= 0.0) {
-            return Err(Error::param(
-                "noise",
-                format!("relative noise must be finite and >= 0, got {rel}"),
-            ));
-        }
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(stream);
-        let sd: Vec<f64> = self.column_scales().iter().map(|s| s * rel).collect();
-        let mut data = self.data.clone();
-        for row in data.chunks_exact_mut(self.d) {
-            for (v, s) in row.iter_mut().zip(&sd) {
-                let z: f64 = rng.sample(rand_distr::StandardNormal);
-                *v = (*v as f64 + z * s) as f32;
-            }
-        }
-        Dataset::new(self.name.clone(), data, self.n, self.d)
-    }
-
     /// A copy with every column centred and scaled to unit standard deviation
-    /// (population, as JIDT's `normalise`). A constant column becomes all
+    /// (population, as JIDT's `normalise`), computed in f64 from the stored
+    /// values: centring and scaling by a positive power of two commute with
+    /// standardisation, so this is the standardised source data whatever the
+    /// map (the result's map is the identity). A constant column becomes all
     /// zeros: it has no spread to scale by, and carries no information.
     pub fn standardized(&self) -> Dataset {
         let mean = self.column_mean();
@@ -141,7 +273,18 @@ impl Dataset {
             data,
             n: self.n,
             d: self.d,
+            map: ValueMap::identity(self.d),
+            notes: self.notes.clone(),
         }
+    }
+
+    /// Per column: the population standard deviation of the source values
+    /// (the stored values' times 2^e).
+    pub fn source_std(&self) -> Vec<f64> {
+        self.column_std()
+            .into_iter()
+            .map(|s| convert::mul_pow2(s, self.map.exponent as i64))
+            .collect()
     }
 
     /// How many rows duplicate an earlier row exactly (−0.0 equals 0.0).
@@ -162,7 +305,7 @@ impl Dataset {
         order.windows(2).filter(|w| row(w[0]).eq(row(w[1]))).count()
     }
 
-    /// Per column: the mean, accumulated in f64 in row order.
+    /// Per column: the mean of the stored values, accumulated in f64 in row order.
     pub fn column_mean(&self) -> Vec<f64> {
         let n = self.n.max(1) as f64;
         let mut mean = vec![0f64; self.d];
@@ -175,7 +318,8 @@ impl Dataset {
         mean
     }
 
-    /// Per column: the population standard deviation (0 for a constant column).
+    /// Per column: the population standard deviation of the stored values (0
+    /// for a constant column).
     pub fn column_std(&self) -> Vec<f64> {
         let n = self.n.max(1) as f64;
         let mean = self.column_mean();
@@ -189,6 +333,8 @@ impl Dataset {
     }
 
     /// The columns of several datasets side by side (the joint space of KSG).
+    /// Their stored values must share one exponent (a joint distance mixes
+    /// their columns); the estimators bring them to a common one first.
     pub fn hstack(name: impl Into<String>, parts: &[&Dataset]) -> Result<Dataset> {
         let name = name.into();
         let Some(first) = parts.first() else {
@@ -203,6 +349,15 @@ impl Dataset {
                     format!("{} rows", p.n),
                 ));
             }
+            if p.map.exponent != first.map.exponent {
+                return Err(Error::Data {
+                    what: format!("{name}: {}", p.name),
+                    reason: format!(
+                        "stored at scale 2^{} while {} is at 2^{}: bring them to one exponent first",
+                        p.map.exponent, first.name, first.map.exponent
+                    ),
+                });
+            }
         }
         let d: usize = parts.iter().map(|p| p.d).sum();
         let mut data = Vec::with_capacity(n * d);
@@ -211,7 +366,18 @@ impl Dataset {
                 data.extend_from_slice(&p.data[i * p.d..(i + 1) * p.d]);
             }
         }
-        Ok(Dataset { name, data, n, d })
+        let map = ValueMap {
+            origin: parts.iter().flat_map(|p| p.map.origin.clone()).collect(),
+            exponent: first.map.exponent,
+        };
+        Ok(Dataset {
+            name,
+            data,
+            n,
+            d,
+            map,
+            notes: Vec::new(),
+        })
     }
 
     /// The given rows, in the given order (indices must be < n).
@@ -225,6 +391,8 @@ impl Dataset {
             data,
             n: rows.len(),
             d: self.d,
+            map: self.map.clone(),
+            notes: self.notes.clone(),
         }
     }
 
@@ -250,18 +418,46 @@ mod tests {
     }
 
     #[test]
-    fn noise_breaks_ties_and_is_reproducible() {
-        let a = ds(&[0.0; 8], 8, 1);
-        let b = a.with_noise(7, 0, NOISE_REL).unwrap();
-        assert_eq!(b.duplicate_rows(), 0);
-        assert_eq!(b, a.with_noise(7, 0, NOISE_REL).unwrap());
-        assert_ne!(b, a.with_noise(7, 1, NOISE_REL).unwrap());
-        // Large values: the noise must survive f32 rounding (most values move).
-        let c = ds(&[1000.0; 64], 64, 1)
-            .with_noise(1, 0, NOISE_REL)
-            .unwrap();
-        assert!(c.values().iter().filter(|&&v| v != 1000.0).count() > 48);
-        assert!(c.values().iter().all(|v| (v - 1000.0).abs() < 1e-2));
+    fn from_f64_keeps_what_f32_holds_and_centres_offsets() {
+        let plain = Dataset::from_f64("t", &[0.5, 1.5, -2.0], 3, 1).unwrap();
+        assert_eq!(plain, ds(&[0.5, 1.5, -2.0], 3, 1));
+        let off: Vec<f64> = [0.1, 0.2, 0.4].iter().map(|v| v + 1e7).collect();
+        let x = Dataset::from_f64("x", &off, 3, 1).unwrap();
+        assert!(!x.map().is_identity());
+        for (i, v) in off.iter().enumerate() {
+            assert!((x.source_value(i, 0) - v).abs() < 1e-12 * v);
+        }
+        // Standardised values are those of the source data.
+        let s = x.standardized();
+        let t = Dataset::from_f64("t", &[0.1, 0.2, 0.4], 3, 1)
+            .unwrap()
+            .standardized();
+        for (a, b) in s.values().iter().zip(t.values()) {
+            assert!((a - b).abs() <= 4.0 * f32::EPSILON, "{a} vs {b}");
+        }
+        assert!(s.map().is_identity());
+        let e = Dataset::from_f64("x", &[1.0, f64::NAN], 2, 1).unwrap_err();
+        assert!(e.to_string().contains("row 1"), "{e}");
+    }
+
+    #[test]
+    fn materialized_and_rescaled_values() {
+        let x = Dataset::from_f64("x", &[1e-300, 3e-300, -2e-300], 3, 1).unwrap();
+        let e = x.map().exponent();
+        assert!(e < -900);
+        // 1e-300 is 0 at f32's resolution: the materialised values are 0.
+        let m = x.materialized().unwrap();
+        assert!(m.values().iter().all(|v| *v == 0.0));
+        let (r, lost) = x.rescaled(0);
+        assert_eq!(lost, 3);
+        assert!(r.values().iter().all(|v| *v == 0.0));
+        let (same, lost) = x.rescaled(e);
+        assert_eq!((same, lost), (x.clone(), 0));
+        let h = Dataset::from_f64("h", &[1e300, -1e300], 2, 1).unwrap();
+        assert!(h.materialized().unwrap_err().to_string().contains("h"));
+        let f = Dataset::from_f64("f", &[1e20, -3e20], 2, 1).unwrap();
+        assert_eq!(f.unscaled().unwrap().values(), &[1e20f32, -3e20]);
+        assert!(Dataset::hstack("j", &[&x, &f]).is_err());
     }
 
     #[test]

@@ -1195,7 +1195,7 @@ fn print_estimates(ests: &[Estimate], format: Format) -> Result<()> {
                 }
                 if let Some(noise) = e.diagnostics.noise {
                     println!(
-                        "  tie-breaking noise {noise:e} of each column's scale, seed {}",
+                        "  tie-breaking moved tied values by at most {noise:e} of their column's range, seed {}",
                         e.seed.unwrap_or(0)
                     );
                 }

@@ -363,3 +363,118 @@ fn csv_with_and_without_header() {
         .to_string();
     assert!(e.contains("zz"), "{e}");
 }
+
+/// Float64 files keep their precision through the cast to f32 (#17 item 3):
+/// 1e7 + x is stored as x − mean in every reader (C and Fortran order,
+/// either byte order, npy, npz, safetensors, CSV text), the map rebuilds the
+/// file's values, and data f32 holds as it is stays untouched.
+#[test]
+fn float64_keeps_its_precision_in_every_reader() {
+    use safetensors::tensor::{Dtype, TensorView};
+    let dir = tempfile::tempdir().unwrap();
+    let (n, d) = (50usize, 2usize);
+    // C order values: column 0 near 1e7, column 1 near −3e6.
+    let value = |i: usize, c: usize| {
+        let x = ((i * 37 + c * 11) % 97) as f64 / 97.0 - 0.5;
+        if c == 0 {
+            1e7 + x
+        } else {
+            -3e6 + 2.0 * x
+        }
+    };
+    let c_order: Vec<f64> = (0..n)
+        .flat_map(|i| (0..d).map(move |c| value(i, c)))
+        .collect();
+    let f_order: Vec<f64> = (0..d)
+        .flat_map(|c| (0..n).map(move |i| value(i, c)))
+        .collect();
+    let check = |a: &Array, what: &str| {
+        assert_eq!((a.n(), a.d()), (n, d), "{what}");
+        let ds = a.to_dataset().unwrap();
+        assert!(
+            (ds.map().origin()[0] - 1e7).abs() < 1.0,
+            "{what}: {:?}",
+            ds.map()
+        );
+        assert!(
+            (ds.map().origin()[1] + 3e6).abs() < 1.0,
+            "{what}: {:?}",
+            ds.map()
+        );
+        for i in 0..n {
+            // f32 keeps 24 bits of each centred value (|x| ≤ 1): an error
+            // of at most 2^-24 (plus f64 round-off of 1e7, 2e-9), where a
+            // plain cast to f32 keeps nothing below 1.
+            for c in 0..d {
+                let s = ds.source_value(i, c);
+                assert!((s - value(i, c)).abs() <= 1e-7, "{what} row {i}: {s}");
+            }
+        }
+        assert!(
+            a.notes.iter().any(|m| m.contains("centred")),
+            "{what}: {:?}",
+            a.notes
+        );
+    };
+    for (fortran, big) in [(false, false), (true, false), (false, true), (true, true)] {
+        let mut b = header(
+            if big { ">f8" } else { "<f8" },
+            fortran,
+            &format!("({n}, {d})"),
+        );
+        for v in if fortran { &f_order } else { &c_order } {
+            b.extend(if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            });
+        }
+        let p = write(dir.path(), &format!("x_{fortran}_{big}.npy"), &b);
+        check(
+            &load(&spec(&p)).unwrap(),
+            &format!("npy fortran={fortran} big={big}"),
+        );
+        if !fortran && !big {
+            // The same member inside an archive.
+            let z = dir.path().join("x.npz");
+            let mut w = zip::ZipWriter::new(std::fs::File::create(&z).unwrap());
+            w.start_file("x.npy", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            w.write_all(&b).unwrap();
+            w.finish().unwrap();
+            check(&load(&format!("{}:x", z.display())).unwrap(), "npz");
+        }
+    }
+    let raw: Vec<u8> = c_order.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let st = safetensors::serialize(
+        vec![("x", TensorView::new(Dtype::F64, vec![n, d], &raw).unwrap())],
+        &None,
+    )
+    .unwrap();
+    let p = write(dir.path(), "x.safetensors", &st);
+    check(&load(&spec(&p)).unwrap(), "safetensors");
+    let text: String = (0..n)
+        .map(|i| format!("{:.17e},{:.17e}\n", value(i, 0), value(i, 1)))
+        .collect();
+    let p = write(dir.path(), "x.csv", text.as_bytes());
+    check(&load(&spec(&p)).unwrap(), "csv");
+    // Far below f32's range: one power of two for the array.
+    let mut b = header("<f8", false, "(4,)");
+    for v in [1e-300, -2e-300, 0.5e-300, 3e-300] {
+        b.extend(f64::to_le_bytes(v));
+    }
+    let a = load(&spec(&write(dir.path(), "tiny.npy", &b))).unwrap();
+    assert!(a.map.exponent() < -900);
+    let ds = a.to_dataset().unwrap();
+    for (i, v) in [1e-300, -2e-300, 0.5e-300, 3e-300].iter().enumerate() {
+        assert!((ds.source_value(i, 0) - v).abs() <= 2f64.powi(-24) * v.abs());
+    }
+    // Values f32 holds exactly are stored as they are, with no note.
+    let mut b = header("<f8", false, "(3, 2)");
+    for v in ordered(false) {
+        b.extend(v.to_le_bytes());
+    }
+    let a = load(&spec(&write(dir.path(), "plain.npy", &b))).unwrap();
+    assert_eq!(a.data, expected("f8"));
+    assert!(a.map.is_identity() && a.notes.is_empty());
+}

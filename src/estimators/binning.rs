@@ -264,7 +264,8 @@ impl ValidBinned {
         self.0.units
     }
 
-    /// The kernel binning of this scheme for layer `t`.
+    /// The kernel binning of this scheme for layer `t` (its values taken as
+    /// they are: [`ValidBinned::symbols`] passes the source values).
     pub fn binning(&self, t: &Dataset) -> Binning {
         self.plan(t).binning
     }
@@ -369,7 +370,9 @@ impl ValidBinned {
         kern: &dyn Kernels,
         diag: &mut Diagnostics,
     ) -> Result<Symbols> {
-        let plan = self.plan(t);
+        // Bin edges and widths are absolute: bin the source values.
+        let t = t.materialized()?;
+        let plan = self.plan(&t);
         let out = kern.bin(t.rows(), &plan.binning)?;
         diag.notes.extend(plan.notes);
         diag.warnings.extend(plan.warnings);
@@ -379,7 +382,9 @@ impl ValidBinned {
         Ok(pattern_symbols(&out.keys, &out.indices, t.d()))
     }
 
-    /// One symbol per row of `t`: its pattern of bin indices.
+    /// One symbol per row of `t`: its pattern of bin indices. Bin edges and
+    /// widths are absolute, so the source values are binned (as f32, see
+    /// [`Dataset::materialized`]), not values stored centred or scaled.
     pub fn symbols(&self, t: &Dataset, kern: &dyn Kernels) -> Result<Symbols> {
         self.symbols_noted(t, kern, &mut Diagnostics::default())
     }

@@ -41,7 +41,8 @@
 use super::bounds::{BoundKind, Bounds};
 use super::ksg::{check_k, check_rows_for_k, marginal_radii, KsgVariant};
 use super::{
-    finish_checked, prep_setters, same_n, sum_digamma, Diagnostics, Estimate, Meta, Prep, Units,
+    finish_checked, note_point_masses, prep_setters, same_n, sum_digamma, Diagnostics, Estimate,
+    Meta, Prep, Units,
 };
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -70,7 +71,7 @@ use std::time::Instant;
 pub struct Cmi;
 
 impl Cmi {
-    /// Defaults: k = 3, the KSG-1 form (Frenzel–Pompe), noise on with seed 0, nats.
+    /// Defaults: k = 3, the KSG-1 form (Frenzel–Pompe), tie-breaking on with seed 0, nats.
     pub fn params() -> CmiParams {
         CmiParams {
             k: 3,
@@ -143,13 +144,18 @@ impl ValidCmi {
         same_n(x, z.name(), z.n())?;
         check_rows_for_k(x.name(), x.n(), p.k)?;
         let mut diag = Diagnostics::default();
-        let xs = p.prep.apply(x, 0, &mut diag)?;
-        let ys = p.prep.apply(y, 1, &mut diag)?;
-        let zs = p.prep.apply(z, 2, &mut diag)?;
+        let prepared = p.prep.apply_joint(&[x, y, z], &mut diag)?;
+        let (xs, ys, zs) = (&prepared[0], &prepared[1], &prepared[2]);
         let value = match p.variant {
-            KsgVariant::Ksg1 => cmi_nats(&xs, &ys, &zs, p.k, kern)?,
-            KsgVariant::Ksg2 => cmi_ksg2_nats(&xs, &ys, &zs, p.k, kern)?,
+            KsgVariant::Ksg1 => cmi_nats(xs, ys, zs, p.k, kern)?,
+            KsgVariant::Ksg2 => cmi_ksg2_nats(xs, ys, zs, p.k, kern)?,
         };
+        note_point_masses(
+            &mut diag,
+            p.k,
+            "the conditional MI then depends on how those ties are broken; for a discrete \
+             variable use a discrete or binned estimate",
+        );
         let mut bounds = Bounds::nonnegative(BoundKind::Statistical);
         if p.variant == KsgVariant::Ksg1 {
             for (a, which) in [(x, "X"), (y, "Y")] {

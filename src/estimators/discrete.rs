@@ -60,8 +60,12 @@ impl Symbols {
 
     /// One symbol per row of a dataset whose values are all integers
     /// (labels or integer inputs stored as floats). A value with a fraction is
-    /// an error naming the row, column and value.
+    /// an error naming the row, column and value. The source values are
+    /// judged (a column stored centred at its mean is still integer data).
     pub fn from_dataset(ds: &Dataset) -> Result<Symbols> {
+        if !ds.map().is_identity() {
+            return Symbols::from_source_values(ds);
+        }
         for i in 0..ds.n() {
             for c in 0..ds.d() {
                 let v = ds.get(i, c);
@@ -81,6 +85,30 @@ impl Symbols {
                 .map(|c| ds.get(i, c) as i64)
                 .collect::<Vec<i64>>()
         })))
+    }
+
+    /// [`Symbols::from_dataset`] for data stored with a map: the integers are
+    /// the source values, rebuilt in f64.
+    fn from_source_values(ds: &Dataset) -> Result<Symbols> {
+        let mut rows = Vec::with_capacity(ds.n());
+        for i in 0..ds.n() {
+            let mut row = Vec::with_capacity(ds.d());
+            for c in 0..ds.d() {
+                let v = ds.source_value(i, c);
+                if v.fract() != 0.0 || v.abs() > 9.0e15 {
+                    return Err(Error::Data {
+                        what: ds.name().to_string(),
+                        reason: format!(
+                            "row {i}, column {c} holds {v}, which is not an integer; discrete \
+                             estimators need integer symbols"
+                        ),
+                    });
+                }
+                row.push(v as i64);
+            }
+            rows.push(row);
+        }
+        Ok(dedup(rows.into_iter()))
     }
 
     /// Every row its own symbol (inputs X of a network, each sample distinct).

@@ -9,6 +9,11 @@
 //! squaring the condition number, so nearly collinear columns still give an
 //! accurate (large) value; exactly collinear or constant columns are an error
 //! naming the column. No kernel is used.
+//!
+//! The covariance is of the source values: an offset stored apart does not
+//! change it, and data stored as 2^-e × the source values adds 2·d·e·ln 2 to
+//! ln det (the mutual information, a difference of log-determinants, does not
+//! change).
 
 use super::{finish_host, same_n, Diagnostics, Estimate, Meta, Units};
 use crate::data::Dataset;
@@ -65,7 +70,8 @@ impl GaussianParams {
 #[derive(Clone, Debug)]
 pub struct ValidGaussian(GaussianParams);
 
-/// ln det of the sample covariance (denominator n − 1) of the given datasets' columns side by side.
+/// ln det of the sample covariance (denominator n − 1) of the given datasets'
+/// columns side by side, in the units of the source values.
 pub fn ln_det_cov(parts: &[&Dataset]) -> Result<f64> {
     let n = parts[0].n();
     let d: usize = parts.iter().map(|p| p.d()).sum();
@@ -94,7 +100,11 @@ pub fn ln_det_cov(parts: &[&Dataset]) -> Result<f64> {
             colname.push(format!("{}, column {c}", p.name()));
         }
     }
-    let mut ln_det = -(d as f64) * ((n - 1) as f64).ln();
+    let mut ln_det = -(d as f64) * ((n - 1) as f64).ln()
+        + parts
+            .iter()
+            .map(|p| 2.0 * p.d() as f64 * p.map().exponent() as f64 * std::f64::consts::LN_2)
+            .sum::<f64>();
     for (c, col) in cols.iter_mut().enumerate() {
         let norm = col.iter().map(|x| x * x).sum::<f64>().sqrt();
         if norm == 0.0 {

@@ -15,6 +15,12 @@
 //!
 //! Kernel: `kde_lse` with scale 1/(2σ²) (and 1/(8σ²) for the lower bound),
 //! no self-exclusion; the means over points are taken in f64.
+//!
+//! σ² is in the units of the source values. The bounds do not depend on an
+//! offset, so data stored centred (see [`crate::data::convert`]) is used as
+//! stored; data stored as 2^-e × the source values is used with the kernel
+//! scale multiplied by 4^e (exact), or, where that scale leaves f32, as the
+//! source values 2^e × stored (exact) with the scale itself.
 
 use super::discrete::Symbols;
 use super::{finish, Diagnostics, Estimate, Meta, Units};
@@ -128,8 +134,15 @@ impl ValidKde {
 
     /// Saxe's `entropy_estimator_kl(t, var)` in nats.
     fn h_kl(&self, t: &Dataset, var: f64, kern: &dyn Kernels) -> Result<f64> {
-        let scale = (1.0 / (2.0 * var)) as f32;
-        let lse = kern.kde_lse(t.rows(), t.rows(), scale, false)?;
+        let e = t.map().exponent() as i64;
+        let stored_scale = crate::data::convert::mul_pow2(1.0 / (2.0 * var), 2 * e) as f32;
+        let lse = if stored_scale.is_normal() {
+            kern.kde_lse(t.rows(), t.rows(), stored_scale, false)?
+        } else {
+            let source = t.unscaled()?;
+            let scale = (1.0 / (2.0 * var)) as f32;
+            kern.kde_lse(source.rows(), source.rows(), scale, false)?
+        };
         let n = t.n() as f64;
         let d = t.d() as f64;
         let mean_lse = lse.iter().map(|&v| v as f64).sum::<f64>() / n;

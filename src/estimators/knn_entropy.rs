@@ -8,9 +8,19 @@
 //! radius, not the diameter, with `d·log 2`) and π^{d/2}/Γ(d/2 + 1) for the
 //! Euclidean norm. Kernel: `knn` (exclude-self); the Euclidean kernel returns
 //! squared distances, so ln r = ½ ln r².
+//!
+//! The estimate is of the source values: data stored as 2^e × values (see
+//! [`crate::data::convert`]) gets d·e·ln 2 added (H(aX) = H(X) + d ln|a|), and
+//! standardised data gets Σ ln σ_c of the source columns. A value with more
+//! than k copies in a column is a point mass: the differential entropy is
+//! then −∞ (the distribution has no density), and a kNN estimate would only
+//! measure the tie-breaking, so it is an error that names the column, the
+//! value and its share of rows and points to the estimators defined there.
 
 use super::ksg::{check_k, check_rows_for_k};
-use super::{finish, prep_setters, Diagnostics, Estimate, Meta, Prep, Units};
+use super::{
+    finish, point_mass, point_mass_text, prep_setters, Diagnostics, Estimate, Meta, Prep, Units,
+};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::kernels::{Kernels, KnnSpec, Metric, Norm};
@@ -35,7 +45,7 @@ use std::time::Instant;
 pub struct KnnEntropy;
 
 impl KnnEntropy {
-    /// Defaults: k = 3, max-norm, noise on with seed 0, nats.
+    /// Defaults: k = 3, max-norm, tie-breaking on with seed 0, nats.
     pub fn params() -> KnnEntropyParams {
         KnnEntropyParams {
             k: 3,
@@ -92,11 +102,22 @@ impl ValidKnnEntropy {
         check_rows_for_k(x.name(), x.n(), p.k)?;
         let mut diag = Diagnostics::default();
         let xs = p.prep.apply(x, 0, &mut diag)?;
-        let mut value = kl_nats(&xs, p.k, p.norm, kern)?;
+        if let Some(rep) = point_mass(&diag, p.k) {
+            return Err(Error::Data {
+                what: rep.array.clone(),
+                reason: format!(
+                    "{}, so the differential entropy is −∞ (the data have no density there) and \
+                     a kNN estimate would only measure how the ties are broken; estimate H with \
+                     `binned` or `discrete`, or I(T;Y) with `mixed`",
+                    point_mass_text(rep, p.k)
+                ),
+            });
+        }
+        let mut value = kl_nats(&xs, p.k, p.norm, kern)? + scale_back(&xs);
         if p.prep.standardize {
             // H(aX) = H(X) + ln|a|: undo the scaling so the result is still H(X).
             let back: f64 = x
-                .column_std()
+                .source_std()
                 .iter()
                 .filter(|&&s| s > 0.0)
                 .map(|s| s.ln())
@@ -121,7 +142,13 @@ impl ValidKnnEntropy {
     }
 }
 
-/// The Kozachenko–Leonenko estimate in nats on prepared data.
+/// d·e·ln 2: what the entropy of data stored as 2^-e × the source values
+/// lacks (H(aX) = H(X) + d ln|a|).
+pub(crate) fn scale_back(x: &Dataset) -> f64 {
+    x.d() as f64 * x.map().exponent() as f64 * std::f64::consts::LN_2
+}
+
+/// The Kozachenko–Leonenko estimate in nats of the stored values of prepared data.
 pub(crate) fn kl_nats(x: &Dataset, k: usize, norm: Norm, kern: &dyn Kernels) -> Result<f64> {
     let metric = match norm {
         Norm::Chebyshev => Metric::chebyshev(),
@@ -144,7 +171,7 @@ pub(crate) fn kl_nats(x: &Dataset, k: usize, norm: Norm, kern: &dyn Kernels) -> 
                 what: x.name().to_string(),
                 reason: format!(
                     "row {i} has {k} or more exact duplicates, so its k-th neighbour distance is 0 \
-                     and ln 0 = −inf; keep the tie-breaking noise on (`noise(true)`)"
+                     and ln 0 = −inf; keep the tie-breaking on (`noise(true)`)"
                 ),
             });
         }

@@ -15,7 +15,10 @@
 //! the neighbour indices and computes ε_x, ε_y on the host with the same exact
 //! f32 max-norm), then `radius_count` in each marginal with per-point radii.
 
-use super::{finish, prep_setters, same_n, sum_digamma, Diagnostics, Estimate, Meta, Prep, Units};
+use super::{
+    finish, note_point_masses, prep_setters, same_n, sum_digamma, Diagnostics, Estimate, Meta,
+    Prep, Units,
+};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::kernels::{plan::MAX_K, Boundary, CountSpec, Kernels, KnnSpec, Metric};
@@ -48,7 +51,7 @@ pub enum KsgVariant {
 pub struct Ksg;
 
 impl Ksg {
-    /// Defaults: k = 3, KSG-1, noise on with seed 0, no standardisation, nats.
+    /// Defaults: k = 3, KSG-1, tie-breaking on with seed 0, no standardisation, nats.
     pub fn params() -> KsgParams {
         KsgParams::default()
     }
@@ -148,9 +151,15 @@ impl ValidKsg {
         same_n(x, y.name(), y.n())?;
         check_rows_for_k(x.name(), x.n(), p.k)?;
         let mut diag = Diagnostics::default();
-        let xs = p.prep.apply(x, 0, &mut diag)?;
-        let ys = p.prep.apply(y, 1, &mut diag)?;
-        let value = ksg_nats(&xs, &ys, p.k, p.variant, kern)?;
+        let prepared = p.prep.apply_joint(&[x, y], &mut diag)?;
+        let value = ksg_nats(&prepared[0], &prepared[1], p.k, p.variant, kern)?;
+        note_point_masses(
+            &mut diag,
+            p.k,
+            "the KSG value then depends on how those ties are broken (the true I(X;Y) may be \
+             unbounded or undefined); for a discrete variable use `mixed` (with it as the labels), \
+             `binned` or `discrete`",
+        );
         let meta = Meta {
             quantity: "I(X;Y)",
             estimator: match p.variant {
@@ -168,7 +177,7 @@ impl ValidKsg {
     }
 }
 
-/// The KSG estimate in nats on prepared (noised) data.
+/// The KSG estimate in nats on prepared data (one scale, ties broken).
 pub(crate) fn ksg_nats(
     x: &Dataset,
     y: &Dataset,

@@ -34,9 +34,9 @@ use super::binning::ValidBinned;
 use super::bounds::{self, BoundKind, Bounds, Subject};
 use super::discrete::{cond_entropy_nats, entropy_nats, mutual_info_nats, Symbols};
 use super::kde::ValidKde;
-use super::knn_entropy::kl_nats;
+use super::knn_entropy::{kl_nats, scale_back};
 use super::mixed::{mixed_nats, ValidMixed};
-use super::{check_finite, same_n, Diagnostics, Units};
+use super::{check_finite, point_mass, point_mass_text, same_n, Diagnostics, Units};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::kernels::{Backend, Kernels, Norm};
@@ -166,7 +166,16 @@ pub fn layer_info(
             let exact = Symbols::from_exact_rows(t);
             h_t_bound = Some(entropy_nats(&exact, false));
             let ts = prep.apply(t, 0, &mut diag)?;
-            let h = kl_nats(&ts, m.k(), Norm::Chebyshev, kern)?;
+            let h = kl_nats(&ts, m.k(), Norm::Chebyshev, kern)? + scale_back(&ts);
+            if let Some(rep) = point_mass(&diag, m.k()) {
+                let text = point_mass_text(rep, m.k());
+                diag.notes.push(format!(
+                    "h_t IS NOT AN ENTROPY HERE: {}: {text}, so the layer's differential entropy \
+                     is −∞ and the kNN value only measures how the ties were broken; use the \
+                     binned rows for H(T) (i_ty, Ross's estimator, is defined with point masses)",
+                    rep.array
+                ));
+            }
             let ity = mixed_nats(&ts, y, m.k(), kern, &mut diag)?;
             diag.notes.push(
                 "i_xt is the plug-in I(X;T) over the layer's exact activation patterns \

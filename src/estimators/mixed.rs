@@ -20,6 +20,15 @@
 //!
 //! Kernels: `knn` per label (Chebyshev, exclude-self), then one `radius_count`
 //! over all kept points (`<`, exclude-self, plus one for the point itself).
+//!
+//! Ties: with the tie-breaking on (the default), values equal within a
+//! column are spread over distinct f32 values ([`crate::data::ties`]), the
+//! f32 counterpart of scikit-learn's 1e-10 noise, so a point mass in X (a
+//! clipped bound, a constant column) is measured as scikit-learn measures it.
+//! Where copies remain (tie-breaking off, or more copies than f32 values
+//! around them) a within-label radius can be 0; the count then follows
+//! scikit-learn's rule for a radius `nextafter(0, 0) = 0`: every point at
+//! distance ≤ 0, the point itself included.
 
 use super::bounds::{BoundKind, Bounds};
 use super::discrete::{entropy_nats, Symbols};
@@ -50,7 +59,7 @@ use std::time::Instant;
 pub struct Mixed;
 
 impl Mixed {
-    /// Defaults: k = 3 (scikit-learn's `n_neighbors`), noise on with seed 0, nats.
+    /// Defaults: k = 3 (scikit-learn's `n_neighbors`), tie-breaking on with seed 0, nats.
     pub fn params() -> MixedParams {
         MixedParams {
             k: 3,
@@ -197,7 +206,7 @@ pub(crate) fn mixed_nats(
     }
     let xk = x.select(&kept);
     let radii: Vec<f32> = kept.iter().map(|&i| radius[i]).collect();
-    let m = kern.radius_count(
+    let mut m = kern.radius_count(
         xk.rows(),
         xk.rows(),
         &radii,
@@ -207,6 +216,30 @@ pub(crate) fn mixed_nats(
             exclude_self: true,
         },
     )?;
+    // A radius of 0 (copies left): scikit-learn counts every point at
+    // distance <= 0, itself included; `m + 1` below adds the point itself.
+    let zero: Vec<usize> = (0..kept.len()).filter(|&w| radii[w] == 0.0).collect();
+    if !zero.is_empty() {
+        let q = xk.select(&zero);
+        let at_zero = kern.radius_count(
+            q.rows(),
+            xk.rows(),
+            &vec![0.0; zero.len()],
+            &CountSpec {
+                metric: Metric::chebyshev(),
+                boundary: Boundary::LessEqual,
+                exclude_self: false,
+            },
+        )?;
+        for (&w, &c) in zero.iter().zip(&at_zero) {
+            m[w] = c - 1;
+        }
+        diag.notes.push(format!(
+            "{} points have an exact copy as their k-th neighbour within their label (radius \
+             0); they count the points at distance 0, themselves included (scikit-learn's rule)",
+            zero.len()
+        ));
+    }
     let counts = y.counts();
     let nk = kept.len() as f64;
     let (mut sk, mut sl, mut sm) = (0f64, 0f64, 0f64);

@@ -2,7 +2,8 @@
 //!
 //! Every estimator returns an [`Estimate`]: the value in nats (or bits on
 //! request), what was estimated, on what, by which backend, and the
-//! diagnostics a user needs to trust it (duplicates seen, noise added).
+//! diagnostics a user needs to trust it (duplicates and ties seen, what the
+//! tie-breaking moved, point masses, what the conversion to f32 did).
 //!
 //! | module | quantity | reference |
 //! | --- | --- | --- |
@@ -42,7 +43,8 @@ pub use ksg::{Ksg, KsgVariant};
 pub use layer::{layer_info, LayerInfo, LayerMethod};
 pub use mixed::Mixed;
 
-use crate::data::{Dataset, NOISE_REL};
+use crate::data::ties::show_value;
+use crate::data::{Dataset, TieReport};
 use crate::error::{Error, Result};
 use crate::kernels::{Backend, Kernels};
 use std::time::Instant;
@@ -70,11 +72,18 @@ impl Units {
 /// What an estimator noticed about its input and did about it.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Diagnostics {
-    /// Rows that duplicated an earlier row (before noise), per input array.
+    /// Rows that equal an earlier row exactly (before the tie-breaking), per input array.
     pub duplicates: Vec<(String, usize)>,
-    /// Standard deviation of the tie-breaking noise added, relative to each
-    /// column's scale, its largest magnitude ([`crate::data::NOISE_REL`]; None: none added).
+    /// The largest displacement the tie-breaking made, relative to its
+    /// column's range (max − min; 1 for a constant column), over all input
+    /// arrays; None when nothing moved (no ties, or tie-breaking off). Only
+    /// values equal to another value of their column move
+    /// ([`crate::data::ties`]).
     pub noise: Option<f64>,
+    /// Per input array: values tied within their column, values moved, ties
+    /// left, the largest group of equal values (empty for estimators without
+    /// tie-breaking).
+    pub ties: Vec<TieReport>,
     /// Anything else worth saying (e.g. "raw KSG estimate is negative").
     pub notes: Vec<String>,
     /// Values the equal-range binning clamped into its end bins because they
@@ -112,19 +121,22 @@ pub struct Estimate {
     pub adapter: String,
     /// Wall time of the estimate.
     pub seconds: f64,
-    /// Noise seed where noise was used.
+    /// Tie-breaking seed where tie-breaking was used.
     pub seed: Option<u64>,
     /// What the estimator saw and did.
     pub diagnostics: Diagnostics,
 }
 
-/// Preparation shared by the kNN estimators: tie-breaking noise, optional
-/// standardisation, the seed. Defaults: noise on, no standardisation, seed 0.
+/// Preparation shared by the kNN estimators: optional standardisation, one
+/// scale for arrays that meet in a distance, tie-breaking, the seed.
+/// Defaults: tie-breaking on, no standardisation, seed 0.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Prep {
-    /// Seed of the tie-breaking noise.
+    /// Seed of the tie-breaking.
     pub seed: u64,
-    /// Add tie-breaking noise ([`crate::data::NOISE_REL`] of each column's scale).
+    /// Break exact ties: values equal within their column are spread over
+    /// distinct nearby f32 values, every other value is left as it is
+    /// ([`crate::data::ties`]).
     pub noise: bool,
     /// Centre and scale every column to unit variance first (JIDT's `normalise`).
     pub standardize: bool,
@@ -141,55 +153,160 @@ impl Default for Prep {
 }
 
 impl Prep {
-    /// Counts duplicates (recorded in `diag`), standardises if asked, adds noise
-    /// if asked. `stream` keeps the noise of X, Y and Z independent under one seed.
+    /// One array: [`Prep::apply_joint`] of `ds` alone. `stream` no longer
+    /// changes anything (the tie-breaking order follows the seed and each
+    /// column's content, so that identical columns in different arrays are
+    /// broken identically); it is kept so that callers compile unchanged.
     pub fn apply(&self, ds: &Dataset, stream: u64, diag: &mut Diagnostics) -> Result<Dataset> {
-        let dups = ds.duplicate_rows();
-        diag.duplicates.push((ds.name().to_string(), dups));
-        if dups > 0 && !self.noise {
-            diag.notes.push(format!(
-                "{}: {dups} duplicate rows and no tie-breaking noise: neighbour distances of 0 \
-                 make kNN estimates unreliable there",
-                ds.name()
-            ));
-        }
-        let out = if self.standardize {
-            ds.standardized()
-        } else {
-            ds.clone()
-        };
-        if self.noise {
-            diag.noise = Some(NOISE_REL);
-            let noisy = out.with_noise(self.seed, stream, NOISE_REL)?;
-            let left = noisy.duplicate_rows();
-            if left > 0 {
-                diag.notes.push(format!(
-                    "{}: {left} duplicate rows remain after the tie-breaking noise \
-                     (many copies of one nonzero value exceed f32 resolution at that scale)",
-                    ds.name()
-                ));
-            }
-            Ok(noisy)
-        } else {
-            Ok(out)
-        }
+        let _ = stream;
+        let mut out = self.apply_joint(&[ds], diag)?;
+        Ok(out.swap_remove(0))
     }
 
-    /// The seed when noise was used.
+    /// Arrays whose columns meet in one distance (X, Y and Z of an
+    /// estimate): counts duplicate rows, standardises every column if asked
+    /// or else brings the arrays to one power-of-two scale (exact; values
+    /// that fall below f32's normal range become 0, noted), breaks ties if
+    /// asked, and records all of it in `diag`.
+    pub fn apply_joint(&self, parts: &[&Dataset], diag: &mut Diagnostics) -> Result<Vec<Dataset>> {
+        for p in parts {
+            diag.duplicates
+                .push((p.name().to_string(), p.duplicate_rows()));
+            for note in p.notes() {
+                if !diag.notes.contains(note) {
+                    diag.notes.push(note.clone());
+                }
+            }
+        }
+        let common = parts.iter().map(|p| p.map().exponent()).max().unwrap_or(0);
+        let mut out = Vec::with_capacity(parts.len());
+        for (w, p) in parts.iter().enumerate() {
+            let s = if self.standardize {
+                p.standardized()
+            } else {
+                let (r, lost) = p.rescaled(common);
+                if p.map().exponent() != common {
+                    let mut note = format!(
+                        "{}: multiplied by 2^{} to share the scale 2^{common} of the other arrays \
+                         in the joint distances",
+                        p.name(),
+                        p.map().exponent() - common
+                    );
+                    if lost > 0 {
+                        note.push_str(&format!(
+                            "; {lost} value(s) fell below f32's normal range and became 0 \
+                             (standardise to compare arrays of very different scales)"
+                        ));
+                    }
+                    diag.notes.push(note);
+                }
+                r
+            };
+            let dups = diag.duplicates[diag.duplicates.len() - parts.len() + w].1;
+            let (s, mut rep) = if self.noise {
+                s.break_ties(self.seed)
+            } else {
+                let rep = s.tie_report();
+                (s, rep)
+            };
+            if let Some(g) = rep.largest.as_mut() {
+                g.value = p.source_value(g.row, g.column);
+            }
+            let rows = |k: usize| if k == 1 { "row equals" } else { "rows equal" };
+            if !self.noise {
+                if dups > 0 {
+                    diag.notes.push(format!(
+                        "{}: {dups} {} an earlier row exactly and the tie-breaking is off: \
+                         neighbour distances of 0 make kNN estimates unreliable there",
+                        p.name(),
+                        rows(dups)
+                    ));
+                }
+            } else if rep.moved > 0 {
+                let g = rep.largest.as_ref().expect("moved values were tied");
+                let dup_text = if dups > 0 {
+                    format!("{dups} {} an earlier row exactly; ", rows(dups))
+                } else {
+                    String::new()
+                };
+                diag.notes.push(format!(
+                    "{}: {dup_text}{} values equal another value of their column (the largest \
+                     group: {} copies of {} in column {}); the tie-breaking moved {} of them, by \
+                     at most {:.1e} of the column's range, and left every other value unchanged",
+                    p.name(),
+                    rep.tied,
+                    g.copies,
+                    show_value(g.value),
+                    g.column,
+                    rep.moved,
+                    rep.displacement.unwrap_or(0.0)
+                ));
+            }
+            if self.noise && rep.residual > 0 {
+                diag.notes.push(format!(
+                    "{}: {} values are still equal to another value of their column after the \
+                     tie-breaking: their groups hold more copies than there are f32 values \
+                     between the neighbouring distinct values",
+                    p.name(),
+                    rep.residual
+                ));
+            }
+            if let Some(dp) = rep.displacement {
+                diag.noise = Some(diag.noise.map_or(dp, |x| x.max(dp)));
+            }
+            diag.ties.push(rep);
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    /// The seed when tie-breaking was used.
     pub(crate) fn seed_used(&self) -> Option<u64> {
         self.noise.then_some(self.seed)
     }
 }
 
+/// The first input array holding a value with more than `k` copies in one
+/// column: a point mass (an atom), which makes a continuous entropy −∞ and
+/// leaves a kNN MI estimate to the tie-breaking.
+pub(crate) fn point_mass(diag: &Diagnostics, k: usize) -> Option<&TieReport> {
+    diag.ties
+        .iter()
+        .find(|t| t.largest.as_ref().is_some_and(|g| g.copies > k))
+}
+
+/// "column 0 holds 3600 copies of 0 (72.0 % of rows), more than k = 3: a point mass".
+pub(crate) fn point_mass_text(rep: &TieReport, k: usize) -> String {
+    let g = rep.largest.as_ref().expect("a point mass has a group");
+    format!(
+        "column {} holds {} copies of {} ({:.1} % of rows), more than k = {k}: a point mass",
+        g.column,
+        g.copies,
+        show_value(g.value),
+        100.0 * g.share
+    )
+}
+
+/// A note per input array with a point mass, saying what it does to `what`.
+pub(crate) fn note_point_masses(diag: &mut Diagnostics, k: usize, consequence: &str) {
+    let notes: Vec<String> = diag
+        .ties
+        .iter()
+        .filter(|t| t.largest.as_ref().is_some_and(|g| g.copies > k))
+        .map(|t| format!("{}: {}; {consequence}", t.array, point_mass_text(t, k)))
+        .collect();
+    diag.notes.extend(notes);
+}
+
 /// Builder setters shared by every estimator that uses [`Prep`] and [`Units`].
 macro_rules! prep_setters {
     () => {
-        /// Seed of the tie-breaking noise (default 0).
+        /// Seed of the tie-breaking (default 0).
         pub fn seed(mut self, seed: u64) -> Self {
             self.prep.seed = seed;
             self
         }
-        /// Add tie-breaking noise (default true).
+        /// Break exact ties (default true): only values equal within their column move.
         pub fn noise(mut self, on: bool) -> Self {
             self.prep.noise = on;
             self

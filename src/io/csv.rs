@@ -9,6 +9,7 @@
 //! supported (numeric data has none).
 
 use super::{read_file, Array, MAX_EXACT_INT};
+use crate::data::convert_f64;
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -109,7 +110,7 @@ pub fn read_csv(path: &Path, columns: Option<&str>) -> Result<Array> {
             }
             let is_int = !f.contains(['.', 'e', 'E']) && v.abs() <= MAX_EXACT_INT;
             all_int &= is_int;
-            data.push(v as f32);
+            data.push(v);
         }
         n += 1;
     }
@@ -128,11 +129,15 @@ pub fn read_csv(path: &Path, columns: Option<&str>) -> Result<Array> {
         Some(c) => format!("{}:{c}", path.display()),
         None => path.display().to_string(),
     };
+    // Text is read as f64 and keeps its precision through the conversion.
+    let conv = convert_f64(&name, &data, n, picked.len())?;
     Ok(Array {
         name,
         shape,
-        data,
+        data: conv.values,
         discrete: all_int,
+        map: conv.map,
+        notes: conv.notes,
     })
 }
 

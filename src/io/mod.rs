@@ -15,6 +15,11 @@
 //!   the user marks them (`--discrete`). Integers must lie within ±2^24 so that
 //!   every symbol survives the conversion to f32 exactly.
 //! - Every value must be finite.
+//! - Float64 values keep their precision until the conversion to f32: a
+//!   column is stored relative to its f64 mean, and an array by a power of
+//!   two, where that keeps bits f32 would lose (see [`crate::data::convert`];
+//!   [`Array::map`] records it). f32 values are stored as they are unless
+//!   they are subnormal or far outside 2^-60 .. 2^60.
 //!
 //! Every error names the file, the array inside it and the shape or value at
 //! fault; malformed input never panics.
@@ -29,7 +34,7 @@ pub use self::npy::{parse_npy, read_npy};
 pub use self::npz::{list_npz, read_npz};
 pub use self::safetensors::{list_safetensors, read_safetensors};
 
-use crate::data::Dataset;
+use crate::data::{convert_f64, fit_f32, Converted, Dataset, ValueMap};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -44,10 +49,17 @@ pub struct Array {
     pub name: String,
     /// The shape as stored in the file.
     pub shape: Vec<usize>,
-    /// Values in C order (`n × d` after flattening the trailing axes).
+    /// Stored values in C order (`n × d` after flattening the trailing axes):
+    /// the file's values, or, where [`Array::map`] is not the identity, the
+    /// file's values centred and scaled as it records.
     pub data: Vec<f32>,
     /// Integer or bool storage (or marked discrete by the user): each row is one symbol.
     pub discrete: bool,
+    /// `file value = origin_c + 2^e · stored` (the identity unless float64
+    /// precision or an extreme scale needed it).
+    pub map: ValueMap,
+    /// What the conversion to f32 noted (centring, scaling, values stored as 0).
+    pub notes: Vec<String>,
 }
 
 impl Array {
@@ -59,14 +71,20 @@ impl Array {
     pub fn d(&self) -> usize {
         self.shape.iter().skip(1).product()
     }
-    /// The validated matrix (finite values, at least one row and column).
+    /// The validated matrix (finite values, at least one row and column),
+    /// with the map to the file's values.
     pub fn to_dataset(&self) -> Result<Dataset> {
-        Dataset::new(self.name.clone(), self.data.clone(), self.n(), self.d())
+        self.clone().into_dataset()
     }
     /// Like [`Array::to_dataset`], without copying.
     pub fn into_dataset(self) -> Result<Dataset> {
         let (n, d) = (self.n(), self.d());
-        Dataset::new(self.name, self.data, n, d)
+        let map = if self.map.origin().len() == d {
+            self.map
+        } else {
+            ValueMap::identity(d)
+        };
+        Dataset::with_map(self.name, self.data, n, d, map, self.notes)
     }
 }
 
@@ -227,7 +245,8 @@ pub(crate) fn check_shape(what: &Path, shape: &[usize]) -> Result<usize> {
         })
 }
 
-/// Decodes `count` elements of type `elem` from `bytes` into f32 in C order.
+/// Decodes `count` elements of type `elem` from `bytes` into stored f32
+/// values in C order with their map (see [`crate::data::convert`]).
 /// `fortran` means the bytes are in column-major order for `shape`.
 pub(crate) fn decode(
     what: &Path,
@@ -235,7 +254,7 @@ pub(crate) fn decode(
     elem: Elem,
     shape: &[usize],
     fortran: bool,
-) -> Result<Vec<f32>> {
+) -> Result<Converted> {
     let count = check_shape(what, shape)?;
     let need = count.checked_mul(elem.size).ok_or_else(|| Error::Format {
         path: what.to_path_buf(),
@@ -292,14 +311,24 @@ pub(crate) fn decode(
             }
         }
         (ElemKind::Float, 8) => {
-            for c in bytes.chunks_exact(8) {
-                let a: [u8; 8] = c.try_into().expect("8-byte chunk");
-                out.push(if elem.big_endian {
-                    f64::from_be_bytes(a)
-                } else {
-                    f64::from_le_bytes(a)
-                } as f32);
+            // Kept in f64 until the conversion, which centres and scales
+            // where f32 would lose bits.
+            let mut wide: Vec<f64> = bytes
+                .chunks_exact(8)
+                .map(|c| {
+                    let a: [u8; 8] = c.try_into().expect("8-byte chunk");
+                    if elem.big_endian {
+                        f64::from_be_bytes(a)
+                    } else {
+                        f64::from_le_bytes(a)
+                    }
+                })
+                .collect();
+            if fortran && shape.len() > 1 {
+                wide = fortran_to_c(&wide, shape);
             }
+            let (n, d) = (shape[0], count / shape[0]);
+            return convert_f64(&what.display().to_string(), &wide, n, d);
         }
         (ElemKind::Bool, 1) => out.extend(bytes.iter().map(|&b| f32::from(u8::from(b != 0)))),
         (ElemKind::Int | ElemKind::UInt, size) => {
@@ -342,11 +371,19 @@ pub(crate) fn decode(
     if fortran && shape.len() > 1 {
         out = fortran_to_c(&out, shape);
     }
-    Ok(out)
+    let (n, d) = (shape[0], count / shape[0]);
+    if elem.discrete() {
+        return Ok(Converted {
+            values: out,
+            map: ValueMap::identity(d),
+            notes: Vec::new(),
+        });
+    }
+    fit_f32(&what.display().to_string(), out, n, d)
 }
 
 /// Reorders column-major values of `shape` into row-major order.
-fn fortran_to_c(src: &[f32], shape: &[usize]) -> Vec<f32> {
+fn fortran_to_c<T: Copy>(src: &[T], shape: &[usize]) -> Vec<T> {
     let nd = shape.len();
     // Column-major strides: axis 0 varies fastest.
     let mut fstride = vec![1usize; nd];

@@ -60,12 +60,14 @@ pub fn parse_npy(bytes: &[u8], path: &Path, array: Option<&str>) -> Result<Array
         .map_err(|e| bad(format!("bad .npy header `{}`: {e}", header.trim())))?;
     let elem = parse_descr(&h.descr).map_err(bad)?;
     check_shape(&what, &h.shape)?;
-    let data = decode(&what, &bytes[end..], elem, &h.shape, h.fortran)?;
+    let conv = decode(&what, &bytes[end..], elem, &h.shape, h.fortran)?;
     Ok(Array {
         name: what.display().to_string(),
         shape: h.shape,
-        data,
+        data: conv.values,
         discrete: elem.discrete(),
+        map: conv.map,
+        notes: conv.notes,
     })
 }
 

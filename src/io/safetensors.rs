@@ -81,11 +81,13 @@ pub fn read_safetensors(path: &Path, name: Option<&str>) -> Result<Array> {
         big_endian: false,
     };
     let shape = t.shape().to_vec();
-    let data = decode(&what, t.data(), elem, &shape, false)?;
+    let conv = decode(&what, t.data(), elem, &shape, false)?;
     Ok(Array {
         name: what.display().to_string(),
         shape,
-        data,
+        data: conv.values,
         discrete: elem.discrete(),
+        map: conv.map,
+        notes: conv.notes,
     })
 }
