@@ -1264,7 +1264,14 @@ fn negative_estimates_are_reported_raw() {
             .unwrap();
         if e.value < 0.0 {
             negatives += 1;
-            assert!(e.diagnostics.notes.iter().any(|n| n.contains("negative")));
+            assert!(
+                e.diagnostics
+                    .warnings
+                    .iter()
+                    .any(|n| n.contains("is below 0")),
+                "{:?}",
+                e.diagnostics.warnings
+            );
         }
     }
     assert!(

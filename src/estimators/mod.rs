@@ -84,7 +84,7 @@ pub struct Diagnostics {
     /// left, the largest group of equal values (empty for estimators without
     /// tie-breaking).
     pub ties: Vec<TieReport>,
-    /// Anything else worth saying (e.g. "raw KSG estimate is negative").
+    /// Anything else worth saying (e.g. which estimator the data types chose).
     pub notes: Vec<String>,
     /// Values the equal-range binning clamped into its end bins because they
     /// lay outside `[lo, hi]`, over every binned array (None: nothing was
@@ -334,7 +334,7 @@ pub(crate) struct Meta<'a> {
     pub dims: Vec<usize>,
     pub k: Option<usize>,
     pub seed: Option<u64>,
-    /// Whether the quantity is a mutual information (a negative raw value gets a note).
+    /// Whether the quantity is a mutual information (a negative raw value earns a warning).
     pub is_mi: bool,
 }
 
@@ -413,12 +413,6 @@ fn finish_on(
     check_finite(meta.quantity, meta.estimator, value_nats)?;
     if let Some(l) = lower_nats {
         check_finite(meta.quantity, meta.estimator, l)?;
-    }
-    if meta.is_mi && value_nats < 0.0 {
-        diagnostics.notes.push(format!(
-            "raw estimate is negative ({value_nats:.3e} nats): the true value is >= 0; \
-             a small negative value is estimator bias at this n and is reported unclamped"
-        ));
     }
     let subject = bounds::Subject {
         quantity: meta.quantity,
