@@ -19,9 +19,7 @@ mod request;
 pub use request::check_k;
 
 use crate::error::{Error, Result};
-use request::{
-    BinRequest, Compute, CountRequest, KdeRequest, KnnRequest, PairwiseRequest, Request,
-};
+use request::{Compute, Execute, Request};
 
 /// Named tolerances for comparing the two backends (STYLE.md rule 8).
 pub mod tolerance {
@@ -552,39 +550,16 @@ impl Engine {
     }
 }
 
-/// Each call is checked once; the backend that runs it plans and computes it.
-impl Kernels for Engine {
+/// Calls are checked once (by the one [`Kernels`] implementation) and run
+/// by [`Engine::run`].
+impl Execute for Engine {
     fn backend(&self) -> Backend {
         self.current().backend()
     }
     fn device_name(&self) -> String {
         Engine::device_name(self)
     }
-    fn knn(&self, q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> Result<KnnOut> {
-        self.run(&KnnRequest::check(q, r, spec)?)
-    }
-    fn radius_count(
-        &self,
-        q: Rows<'_>,
-        r: Rows<'_>,
-        radii: &[f32],
-        spec: &CountSpec,
-    ) -> Result<Vec<u32>> {
-        self.run(&CountRequest::check(q, r, radii, spec)?)
-    }
-    fn kde_lse(
-        &self,
-        q: Rows<'_>,
-        r: Rows<'_>,
-        scale: f32,
-        exclude_self: bool,
-    ) -> Result<Vec<f32>> {
-        self.run(&KdeRequest::check(q, r, scale, exclude_self)?)
-    }
-    fn bin(&self, rows: Rows<'_>, binning: &Binning) -> Result<BinOut> {
-        self.run(&BinRequest::check(rows, binning)?)
-    }
-    fn pairwise(&self, q: Rows<'_>, r: Rows<'_>, metric: &Metric) -> Result<Vec<f32>> {
-        self.run(&PairwiseRequest::check(q, r, metric)?)
+    fn execute<R: Request>(&self, req: &R) -> Result<R::Out> {
+        self.run(req)
     }
 }

@@ -8,6 +8,7 @@
 //! A backend implements [`Compute`]: it receives a checked request and its
 //! plan and only computes. [`Engine`](super::Engine) checks once and plans
 //! again only when it falls back to the CPU twins (whose limits differ).
+//! Both stand on one implementation of [`Kernels`], for every [`Execute`].
 
 use super::plan::{KernelKind, Limits, TilePlan, MAX_K};
 use super::{Backend, BinOut, Binning, CountSpec, Kernels, KnnOut, KnnSpec, Metric, Rows};
@@ -65,6 +66,7 @@ pub(crate) trait Request {
     fn plan(&self, backend: &dyn Compute) -> Result<TilePlan> {
         let s = self.shape();
         let width = s.metric.map_or(s.d, |m| backend.row_width(m, s.d));
+        let limits = backend.limits();
         TilePlan::new(
             s.kernel,
             s.n_query,
@@ -72,7 +74,7 @@ pub(crate) trait Request {
             width,
             s.k,
             s.bin_edges,
-            backend.limits(),
+            limits,
         )
     }
 
@@ -83,16 +85,40 @@ pub(crate) trait Request {
     }
 }
 
-/// Every backend is a [`Kernels`]: each call is checked, planned and computed.
-impl<B: Compute> Kernels for B {
+/// What runs checked requests: every backend (plan, then compute), and the
+/// [`Engine`](super::Engine) (the current backend, with its fallback).
+pub(crate) trait Execute: Send + Sync {
+    /// Which backend runs the next call.
+    fn backend(&self) -> Backend;
+    /// A name for the device that runs the kernels.
+    fn device_name(&self) -> String;
+    /// Runs a checked request.
+    fn execute<R: Request>(&self, req: &R) -> Result<R::Out>;
+}
+
+impl<B: Compute> Execute for B {
     fn backend(&self) -> Backend {
         Compute::backend(self)
     }
     fn device_name(&self) -> String {
         Compute::device_name(self)
     }
+    fn execute<R: Request>(&self, req: &R) -> Result<R::Out> {
+        req.run(self)
+    }
+}
+
+/// The one implementation of [`Kernels`]: every call is checked here, once,
+/// and executed.
+impl<E: Execute> Kernels for E {
+    fn backend(&self) -> Backend {
+        Execute::backend(self)
+    }
+    fn device_name(&self) -> String {
+        Execute::device_name(self)
+    }
     fn knn(&self, q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> Result<KnnOut> {
-        KnnRequest::check(q, r, spec)?.run(self)
+        self.execute(&KnnRequest::check(q, r, spec)?)
     }
     fn radius_count(
         &self,
@@ -101,7 +127,7 @@ impl<B: Compute> Kernels for B {
         radii: &[f32],
         spec: &CountSpec,
     ) -> Result<Vec<u32>> {
-        CountRequest::check(q, r, radii, spec)?.run(self)
+        self.execute(&CountRequest::check(q, r, radii, spec)?)
     }
     fn kde_lse(
         &self,
@@ -110,13 +136,13 @@ impl<B: Compute> Kernels for B {
         scale: f32,
         exclude_self: bool,
     ) -> Result<Vec<f32>> {
-        KdeRequest::check(q, r, scale, exclude_self)?.run(self)
+        self.execute(&KdeRequest::check(q, r, scale, exclude_self)?)
     }
     fn bin(&self, rows: Rows<'_>, binning: &Binning) -> Result<BinOut> {
-        BinRequest::check(rows, binning)?.run(self)
+        self.execute(&BinRequest::check(rows, binning)?)
     }
     fn pairwise(&self, q: Rows<'_>, r: Rows<'_>, metric: &Metric) -> Result<Vec<f32>> {
-        PairwiseRequest::check(q, r, metric)?.run(self)
+        self.execute(&PairwiseRequest::check(q, r, metric)?)
     }
 }
 
@@ -135,49 +161,86 @@ pub fn check_k(k: usize) -> Result<()> {
     Ok(())
 }
 
-/// Query and reference must have the same width; self-exclusion needs equal sets.
-fn check_pair(kernel: KernelKind, q: Rows<'_>, r: Rows<'_>, exclude_self: bool) -> Result<()> {
-    let kernel = kernel.name();
-    if q.d() != r.d() {
-        return Err(Error::shape(
-            format!("{kernel}: reference rows"),
-            format!("{} columns like the query rows", q.d()),
-            format!("{} columns", r.d()),
-        ));
+/// A checked call of a query × reference kernel: its rows, and what else
+/// the kernel takes (`A`).
+pub(crate) struct Pair<'a, A> {
+    q: Rows<'a>,
+    r: Rows<'a>,
+    args: A,
+}
+
+impl<'a, A> Pair<'a, A> {
+    /// The rules of every pair kernel: query and reference rows of the same
+    /// width; self-exclusion needs as many of each.
+    fn check_rows(
+        kernel: KernelKind,
+        q: Rows<'a>,
+        r: Rows<'a>,
+        exclude_self: bool,
+        args: A,
+    ) -> Result<Self> {
+        let kernel = kernel.name();
+        if q.d() != r.d() {
+            return Err(Error::shape(
+                format!("{kernel}: reference rows"),
+                format!("{} columns like the query rows", q.d()),
+                format!("{} columns", r.d()),
+            ));
+        }
+        if exclude_self && q.n() != r.n() {
+            return Err(Error::shape(
+                format!("{kernel}: exclude-self"),
+                "as many query rows as reference rows",
+                format!("{} queries and {} references", q.n(), r.n()),
+            ));
+        }
+        Ok(Pair { q, r, args })
     }
-    if exclude_self && q.n() != r.n() {
-        return Err(Error::shape(
-            format!("{kernel}: exclude-self"),
-            "as many query rows as reference rows",
-            format!("{} queries and {} references", q.n(), r.n()),
-        ));
+
+    /// Query rows.
+    pub fn q(&self) -> Rows<'a> {
+        self.q
     }
-    Ok(())
+
+    /// Reference rows.
+    pub fn r(&self) -> Rows<'a> {
+        self.r
+    }
+
+    /// The plan's shapes for these rows under `metric` (`k` for knn).
+    fn shape_of<'s>(&self, kernel: KernelKind, metric: &'s Metric, k: usize) -> Shape<'s> {
+        Shape {
+            kernel,
+            n_query: self.q.n(),
+            n_ref: self.r.n(),
+            d: self.q.d(),
+            metric: Some(metric),
+            k,
+            bin_edges: 0,
+        }
+    }
 }
 
 /// A checked [`Kernels::knn`] call.
-pub(crate) struct KnnRequest<'a> {
-    q: Rows<'a>,
-    r: Rows<'a>,
-    spec: &'a KnnSpec,
-}
+pub(crate) type KnnRequest<'a> = Pair<'a, &'a KnnSpec>;
 
 impl<'a> KnnRequest<'a> {
-    /// Equal widths, the metric's blocks, `1 <= k <= MAX_K` and k within the
+    /// The pair rules, the metric's blocks, [`check_k`] and k within the
     /// available references.
     pub fn check(q: Rows<'a>, r: Rows<'a>, spec: &'a KnnSpec) -> Result<Self> {
-        check_pair(KernelKind::Knn, q, r, spec.exclude_self)?;
+        let req = Pair::check_rows(KernelKind::Knn, q, r, spec.exclude_self, spec)?;
         spec.metric.check_dim(q.d())?;
         check_k(spec.k)?;
         let available = r.n() - usize::from(spec.exclude_self && r.n() > 0);
         if spec.k > available {
+            let ex = spec.exclude_self;
             return Err(Error::param(
                 "k",
                 format!(
                     "k = {} needs at least {} reference rows{}, got {}",
                     spec.k,
-                    spec.k + usize::from(spec.exclude_self),
-                    if spec.exclude_self {
+                    spec.k + usize::from(ex),
+                    if ex {
                         " (the point itself excluded)"
                     } else {
                         ""
@@ -186,19 +249,12 @@ impl<'a> KnnRequest<'a> {
                 ),
             ));
         }
-        Ok(KnnRequest { q, r, spec })
+        Ok(req)
     }
-    /// Query rows.
-    pub fn q(&self) -> Rows<'a> {
-        self.q
-    }
-    /// Reference rows.
-    pub fn r(&self) -> Rows<'a> {
-        self.r
-    }
+
     /// k, metric, self-exclusion, indices.
     pub fn spec(&self) -> &'a KnnSpec {
-        self.spec
+        self.args
     }
 }
 
@@ -206,33 +262,32 @@ impl Request for KnnRequest<'_> {
     type Out = KnnOut;
     const KERNEL: KernelKind = KernelKind::Knn;
     fn shape(&self) -> Shape<'_> {
-        Shape {
-            kernel: Self::KERNEL,
-            n_query: self.q.n(),
-            n_ref: self.r.n(),
-            d: self.q.d(),
-            metric: Some(&self.spec.metric),
-            k: self.spec.k,
-            bin_edges: 0,
-        }
+        self.shape_of(Self::KERNEL, &self.args.metric, self.args.k)
     }
     fn compute(&self, backend: &dyn Compute, plan: &TilePlan) -> Result<KnnOut> {
         backend.knn(self, plan)
     }
 }
 
-/// A checked [`Kernels::radius_count`] call.
-pub(crate) struct CountRequest<'a> {
-    q: Rows<'a>,
-    r: Rows<'a>,
+/// What [`Kernels::radius_count`] takes besides the rows.
+pub(crate) struct Radii<'a> {
     radii: &'a [f32],
     spec: &'a CountSpec,
 }
 
+/// A checked [`Kernels::radius_count`] call.
+pub(crate) type CountRequest<'a> = Pair<'a, Radii<'a>>;
+
 impl<'a> CountRequest<'a> {
-    /// Equal widths, the metric's blocks and one radius per query.
+    /// The pair rules, the metric's blocks and one radius per query.
     pub fn check(q: Rows<'a>, r: Rows<'a>, radii: &'a [f32], spec: &'a CountSpec) -> Result<Self> {
-        check_pair(KernelKind::RadiusCount, q, r, spec.exclude_self)?;
+        let req = Pair::check_rows(
+            KernelKind::RadiusCount,
+            q,
+            r,
+            spec.exclude_self,
+            Radii { radii, spec },
+        )?;
         spec.metric.check_dim(q.d())?;
         if radii.len() != q.n() {
             return Err(Error::shape(
@@ -241,23 +296,17 @@ impl<'a> CountRequest<'a> {
                 format!("{} radii", radii.len()),
             ));
         }
-        Ok(CountRequest { q, r, radii, spec })
+        Ok(req)
     }
-    /// Query rows.
-    pub fn q(&self) -> Rows<'a> {
-        self.q
-    }
-    /// Reference rows.
-    pub fn r(&self) -> Rows<'a> {
-        self.r
-    }
+
     /// One radius per query.
     pub fn radii(&self) -> &'a [f32] {
-        self.radii
+        self.args.radii
     }
+
     /// Metric, boundary, self-exclusion.
     pub fn spec(&self) -> &'a CountSpec {
-        self.spec
+        self.args.spec
     }
 }
 
@@ -265,68 +314,56 @@ impl Request for CountRequest<'_> {
     type Out = Vec<u32>;
     const KERNEL: KernelKind = KernelKind::RadiusCount;
     fn shape(&self) -> Shape<'_> {
-        Shape {
-            kernel: Self::KERNEL,
-            n_query: self.q.n(),
-            n_ref: self.r.n(),
-            d: self.q.d(),
-            metric: Some(&self.spec.metric),
-            k: 0,
-            bin_edges: 0,
-        }
+        self.shape_of(Self::KERNEL, &self.args.spec.metric, 0)
     }
     fn compute(&self, backend: &dyn Compute, plan: &TilePlan) -> Result<Vec<u32>> {
         backend.radius_count(self, plan)
     }
 }
 
-/// A checked [`Kernels::kde_lse`] call.
-pub(crate) struct KdeRequest<'a> {
-    q: Rows<'a>,
-    r: Rows<'a>,
+/// What [`Kernels::kde_lse`] takes besides the rows.
+pub(crate) struct Kde {
     scale: f32,
     exclude_self: bool,
     /// The kernel's distance: squared Euclidean over the whole row.
     metric: Metric,
 }
 
+/// A checked [`Kernels::kde_lse`] call.
+pub(crate) type KdeRequest<'a> = Pair<'a, Kde>;
+
 impl<'a> KdeRequest<'a> {
-    /// Equal widths and a finite positive scale.
+    /// The pair rules and a finite positive scale.
     pub fn check(q: Rows<'a>, r: Rows<'a>, scale: f32, exclude_self: bool) -> Result<Self> {
-        check_pair(KernelKind::KdeLse, q, r, exclude_self)?;
+        let metric = Metric::sq_euclidean();
+        let args = Kde {
+            scale,
+            exclude_self,
+            metric,
+        };
+        let req = Pair::check_rows(KernelKind::KdeLse, q, r, exclude_self, args)?;
         if !(scale.is_finite() && scale > 0.0) {
             return Err(Error::param(
                 "scale",
                 format!("must be finite and > 0, got {scale}"),
             ));
         }
-        Ok(KdeRequest {
-            q,
-            r,
-            scale,
-            exclude_self,
-            metric: Metric::sq_euclidean(),
-        })
+        Ok(req)
     }
-    /// Query rows.
-    pub fn q(&self) -> Rows<'a> {
-        self.q
-    }
-    /// Reference rows.
-    pub fn r(&self) -> Rows<'a> {
-        self.r
-    }
+
     /// The factor of the squared distances, finite and positive.
     pub fn scale(&self) -> f32 {
-        self.scale
+        self.args.scale
     }
+
     /// Whether query i skips reference i.
     pub fn exclude_self(&self) -> bool {
-        self.exclude_self
+        self.args.exclude_self
     }
+
     /// Squared Euclidean over the whole row.
     pub fn metric(&self) -> &Metric {
-        &self.metric
+        &self.args.metric
     }
 }
 
@@ -334,18 +371,38 @@ impl Request for KdeRequest<'_> {
     type Out = Vec<f32>;
     const KERNEL: KernelKind = KernelKind::KdeLse;
     fn shape(&self) -> Shape<'_> {
-        Shape {
-            kernel: Self::KERNEL,
-            n_query: self.q.n(),
-            n_ref: self.r.n(),
-            d: self.q.d(),
-            metric: Some(&self.metric),
-            k: 0,
-            bin_edges: 0,
-        }
+        self.shape_of(Self::KERNEL, &self.args.metric, 0)
     }
     fn compute(&self, backend: &dyn Compute, plan: &TilePlan) -> Result<Vec<f32>> {
         backend.kde_lse(self, plan)
+    }
+}
+
+/// A checked [`Kernels::pairwise`] call.
+pub(crate) type PairwiseRequest<'a> = Pair<'a, &'a Metric>;
+
+impl<'a> PairwiseRequest<'a> {
+    /// The pair rules and the metric's blocks.
+    pub fn check(q: Rows<'a>, r: Rows<'a>, metric: &'a Metric) -> Result<Self> {
+        let req = Pair::check_rows(KernelKind::Pairwise, q, r, false, metric)?;
+        metric.check_dim(q.d())?;
+        Ok(req)
+    }
+
+    /// The distance.
+    pub fn metric(&self) -> &'a Metric {
+        self.args
+    }
+}
+
+impl Request for PairwiseRequest<'_> {
+    type Out = Vec<f32>;
+    const KERNEL: KernelKind = KernelKind::Pairwise;
+    fn shape(&self) -> Shape<'_> {
+        self.shape_of(Self::KERNEL, self.args, 0)
+    }
+    fn compute(&self, backend: &dyn Compute, plan: &TilePlan) -> Result<Vec<f32>> {
+        backend.pairwise(self, plan)
     }
 }
 
@@ -432,52 +489,5 @@ impl Request for BinRequest<'_> {
     }
     fn compute(&self, backend: &dyn Compute, plan: &TilePlan) -> Result<BinOut> {
         backend.bin(self, plan)
-    }
-}
-
-/// A checked [`Kernels::pairwise`] call.
-pub(crate) struct PairwiseRequest<'a> {
-    q: Rows<'a>,
-    r: Rows<'a>,
-    metric: &'a Metric,
-}
-
-impl<'a> PairwiseRequest<'a> {
-    /// Equal widths and the metric's blocks.
-    pub fn check(q: Rows<'a>, r: Rows<'a>, metric: &'a Metric) -> Result<Self> {
-        check_pair(KernelKind::Pairwise, q, r, false)?;
-        metric.check_dim(q.d())?;
-        Ok(PairwiseRequest { q, r, metric })
-    }
-    /// Query rows.
-    pub fn q(&self) -> Rows<'a> {
-        self.q
-    }
-    /// Reference rows.
-    pub fn r(&self) -> Rows<'a> {
-        self.r
-    }
-    /// The distance.
-    pub fn metric(&self) -> &'a Metric {
-        self.metric
-    }
-}
-
-impl Request for PairwiseRequest<'_> {
-    type Out = Vec<f32>;
-    const KERNEL: KernelKind = KernelKind::Pairwise;
-    fn shape(&self) -> Shape<'_> {
-        Shape {
-            kernel: Self::KERNEL,
-            n_query: self.q.n(),
-            n_ref: self.r.n(),
-            d: self.q.d(),
-            metric: Some(self.metric),
-            k: 0,
-            bin_edges: 0,
-        }
-    }
-    fn compute(&self, backend: &dyn Compute, plan: &TilePlan) -> Result<Vec<f32>> {
-        backend.pairwise(self, plan)
     }
 }
