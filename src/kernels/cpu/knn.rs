@@ -15,7 +15,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::codes::{self, CodedScan, Quantizer, Span, CL};
-use super::scan::{map_units, Keys, Outward, Panels, ScanOrder, TileScan};
+use super::scan::{map_units, Panels, ScanOrder, TileScan};
 use super::tile::{self, Isa, QueryTiles, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::request::KnnRequest;
@@ -110,7 +110,8 @@ pub(super) fn knn(plan: &TilePlan, isa: Isa, req: &KnnRequest<'_>) -> KnnOut {
             metric: &metric,
             exclude_self: spec.exclude_self,
         };
-        let lists = map_units(&scan, &Outward, &set.units, isa, fresh);
+        let walker = set.panels.outward(&metric);
+        let lists = map_units(&scan, &walker, &set.units, isa, fresh);
         write_lists(&set.units, &set.queries, lists, &mut kth, &mut indices, k);
     } else {
         let panels = order.panels(r, plan, |_, v| v);
@@ -120,7 +121,7 @@ pub(super) fn knn(plan: &TilePlan, isa: Isa, req: &KnnRequest<'_>) -> KnnOut {
             metric: &metric,
             exclude_self: spec.exclude_self,
         };
-        let lists = map_units(&scan, &Outward, &order.units, isa, fresh);
+        let lists = map_units(&scan, &panels.outward(&metric), &order.units, isa, fresh);
         write_lists(
             &order.units,
             &order.queries,
@@ -176,14 +177,6 @@ impl<'a> TileScan for ExactKnn<'a> {
     const ROWS: usize = QT;
     type State = ExactTile<'a>;
     type Acc = Vec<KList>;
-
-    fn keys(&self) -> &Keys {
-        &self.panels.keys
-    }
-
-    fn metric(&self) -> &TileMetric {
-        self.metric
-    }
 
     fn state(&self) -> ExactTile<'a> {
         ExactTile {
@@ -315,14 +308,6 @@ impl<'a> TileScan for CodedKnn<'a> {
     const ROWS: usize = QT * GROUP;
     type State = Group<'a>;
     type Acc = Vec<KList>;
-
-    fn keys(&self) -> &Keys {
-        &self.set.panels.keys
-    }
-
-    fn metric(&self) -> &TileMetric {
-        self.metric
-    }
 
     fn state(&self) -> Group<'a> {
         Group {

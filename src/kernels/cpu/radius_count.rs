@@ -25,7 +25,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::codes::{self, chebyshev, CodedScan, Quantizer, Span, CL};
-use super::scan::{fold_units, map_units, Keys, Outward, Panels, Rightward, ScanOrder, TileScan};
+use super::scan::{fold_units, map_units, Panels, ScanOrder, TileScan, Walker};
 use super::tile::{self, Isa, QueryTiles, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::request::CountRequest;
@@ -62,8 +62,8 @@ pub(super) fn radius_count(plan: &TilePlan, isa: Isa, req: &CountRequest<'_>) ->
         let quant = Quantizer::new(&sets, Span::Full);
         if quant.resolution() >= MIN_RESOLUTION {
             let set = CodedScan::new(plan, order, r, quant);
-            let f = Coded::new(&set, &metric, req, same);
-            return count(&f, &set.queries, &set.units, isa, req, same);
+            let f = Coded::new(&set, req, same);
+            return count(&f, &set.panels, &metric, &set.units, isa, req, same);
         }
     }
     let panels = order.panels(r, plan, |_, v| v);
@@ -72,59 +72,69 @@ pub(super) fn radius_count(plan: &TilePlan, isa: Isa, req: &CountRequest<'_>) ->
         queries: &order.queries,
         metric: &metric,
     };
-    count(&f, &order.queries, &order.units, isa, req, same)
+    count(&f, &panels, &metric, &order.units, isa, req, same)
 }
 
-/// The counts of every query (by original index) through filter `f`.
-fn count<F: Filter>(
+/// The counts of every query (by original index) through filter `f` over
+/// `panels`: symmetric with `same`, else one-sided.
+fn count<F: Filter, T: Copy + Default, const L: usize>(
     f: &F,
-    queries: &QueryTiles<'_>,
+    panels: &Panels<T, L>,
+    metric: &TileMetric,
     units: &[Range<usize>],
     isa: Isa,
     req: &CountRequest<'_>,
     same: bool,
 ) -> Vec<u32> {
-    // one scan per boundary, so each test inlines into the ISA functions
-    let by_pos = match req.spec().boundary {
-        Boundary::Less => by_position(f, units, isa, req, same, |d, r| d < r),
-        Boundary::LessEqual => by_position(f, units, isa, req, same, |d, r| d <= r),
+    let by_pos = if same {
+        let reach = panels.reach(req.radii());
+        let walker = panels.rightward(metric, &reach);
+        by_position::<F, _, true>(f, &walker, units, isa, req)
+    } else {
+        by_position::<F, _, false>(f, &panels.outward(metric), units, isa, req)
     };
     let mut counts = vec![0u32; by_pos.len()];
     for (p, c) in by_pos.into_iter().enumerate() {
-        counts[queries.order[p] as usize] = c;
+        counts[f.queries().order[p] as usize] = c;
     }
     counts
 }
 
-/// The counts by sorted position: symmetric with `same`, else one-sided.
-fn by_position<F: Filter, A: Fn(f32, f32) -> bool + Copy + Sync>(
+/// The counts by sorted position, one scan per boundary (so that each test
+/// inlines into the ISA functions).
+fn by_position<F: Filter, W: Walker, const SYM: bool>(
     f: &F,
+    walker: &W,
     units: &[Range<usize>],
     isa: Isa,
     req: &CountRequest<'_>,
-    same: bool,
+) -> Vec<u32> {
+    match req.spec().boundary {
+        Boundary::Less => scan::<F, W, _, SYM>(f, walker, units, isa, req, |d, r| d < r),
+        Boundary::LessEqual => scan::<F, W, _, SYM>(f, walker, units, isa, req, |d, r| d <= r),
+    }
+}
+
+/// The counts by sorted position with the boundary test `admits`.
+fn scan<F: Filter, W: Walker, A: Fn(f32, f32) -> bool + Copy + Sync, const SYM: bool>(
+    f: &F,
+    walker: &W,
+    units: &[Range<usize>],
+    isa: Isa,
+    req: &CountRequest<'_>,
     admits: A,
 ) -> Vec<u32> {
-    let (radii, spec) = (req.radii(), req.spec());
-    if same {
-        let (own, ahead) = f.reach(radii);
-        let scan: Counts<'_, F, A, true> = Counts {
-            f,
-            radii,
-            boundary: spec.boundary,
-            exclude_self: true,
-            admits,
-        };
-        fold_units(&scan, &f.rightward(&own, &ahead), units, isa, radii.len())
+    let scan: Counts<'_, F, A, SYM> = Counts {
+        f,
+        radii: req.radii(),
+        boundary: req.spec().boundary,
+        exclude_self: req.spec().exclude_self,
+        admits,
+    };
+    if SYM {
+        fold_units(&scan, walker, units, isa, req.radii().len())
     } else {
-        let scan: Counts<'_, F, A, false> = Counts {
-            f,
-            radii,
-            boundary: spec.boundary,
-            exclude_self: spec.exclude_self,
-            admits,
-        };
-        map_units(&scan, &Outward, units, isa, |n| vec![0u32; n]).concat()
+        map_units(&scan, walker, units, isa, |n| vec![0u32; n]).concat()
     }
 }
 
@@ -151,14 +161,8 @@ struct Tile<'a> {
 trait Filter: Sync {
     /// Scratch of one tile's walk.
     type Scratch;
-    fn keys(&self) -> &Keys;
-    fn metric(&self) -> &TileMetric;
     fn queries(&self) -> &QueryTiles<'_>;
     fn scratch(&self) -> Self::Scratch;
-    /// The symmetric walk's radii per panel ([`Panels::reach`]).
-    fn reach(&self, radii: &[f32]) -> (Vec<f32>, Vec<f32>);
-    /// The symmetric walk.
-    fn rightward<'a>(&'a self, own: &'a [f32], ahead: &'a [f32]) -> Rightward<'a>;
     /// Before the walk.
     fn begin(&self, s: &mut Self::Scratch, tile: &Tile<'_>);
     /// Holds the tile against panel `pi`.
@@ -202,14 +206,6 @@ impl<'a, F: Filter, A: Fn(f32, f32) -> bool + Copy + Sync, const SYM: bool> Tile
     const ROWS: usize = QT;
     type State = CountState<'a, F::Scratch>;
     type Acc = Vec<u32>;
-
-    fn keys(&self) -> &Keys {
-        self.f.keys()
-    }
-
-    fn metric(&self) -> &TileMetric {
-        self.f.metric()
-    }
 
     fn state(&self) -> Self::State {
         CountState {
@@ -287,12 +283,6 @@ struct ExactScratch {
 impl Filter for Exact<'_> {
     type Scratch = ExactScratch;
 
-    fn keys(&self) -> &Keys {
-        &self.panels.keys
-    }
-    fn metric(&self) -> &TileMetric {
-        self.metric
-    }
     fn queries(&self) -> &QueryTiles<'_> {
         self.queries
     }
@@ -301,12 +291,6 @@ impl Filter for Exact<'_> {
             out: [[0.0; LANES]; QT],
             c: [0; QT],
         }
-    }
-    fn reach(&self, radii: &[f32]) -> (Vec<f32>, Vec<f32>) {
-        self.panels.reach(radii)
-    }
-    fn rightward<'a>(&'a self, own: &'a [f32], ahead: &'a [f32]) -> Rightward<'a> {
-        self.panels.rightward(own, ahead)
     }
     #[inline(always)]
     fn begin(&self, _: &mut ExactScratch, _: &Tile<'_>) {}
@@ -385,7 +369,6 @@ impl Filter for Exact<'_> {
 /// pairs the code bounds leave undecided.
 struct Coded<'a> {
     set: &'a CodedScan<'a>,
-    metric: &'a TileMetric,
     boundary: Boundary,
     /// Symmetric scans: per panel and lane the sure limit of the reference's
     /// own radius; padding lanes keep 0 (nothing).
@@ -395,12 +378,7 @@ struct Coded<'a> {
 }
 
 impl<'a> Coded<'a> {
-    fn new(
-        set: &'a CodedScan<'a>,
-        metric: &'a TileMetric,
-        req: &CountRequest<'_>,
-        same: bool,
-    ) -> Self {
+    fn new(set: &'a CodedScan<'a>, req: &CountRequest<'_>, same: bool) -> Self {
         let (panels, boundary) = (&set.panels, req.spec().boundary);
         let np = if same { panels.count() } else { 0 };
         let mut rsure = vec![0u8; np * CL];
@@ -417,7 +395,6 @@ impl<'a> Coded<'a> {
         }
         Coded {
             set,
-            metric,
             boundary,
             rsure,
             rwidth,
@@ -502,12 +479,6 @@ struct CodedScratch {
 impl Filter for Coded<'_> {
     type Scratch = CodedScratch;
 
-    fn keys(&self) -> &Keys {
-        &self.set.panels.keys
-    }
-    fn metric(&self) -> &TileMetric {
-        self.metric
-    }
     fn queries(&self) -> &QueryTiles<'_> {
         &self.set.queries
     }
@@ -523,12 +494,6 @@ impl Filter for Coded<'_> {
             bands: vec![Band::default(); self.set.panels.count() * QT + 1],
             nb: 0,
         }
-    }
-    fn reach(&self, radii: &[f32]) -> (Vec<f32>, Vec<f32>) {
-        self.set.panels.reach(radii)
-    }
-    fn rightward<'a>(&'a self, own: &'a [f32], ahead: &'a [f32]) -> Rightward<'a> {
-        self.set.panels.rightward(own, ahead)
     }
 
     #[inline(always)]

@@ -128,11 +128,19 @@ impl<T: Copy + Default, const L: usize> Panels<T, L> {
         &self.idx[i * L..(i + 1) * L]
     }
 
-    /// The walk data of a symmetric scan whose reference `j` has radius
-    /// `radii[j]`: per panel the largest radius of its references, and the
-    /// largest of the panels from it to the end. `f32::max` skips a NaN
-    /// radius (which admits nothing either way).
-    pub fn reach(&self, radii: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    /// The [`Outward`] walk over these panels.
+    pub fn outward<'a>(&'a self, metric: &'a TileMetric) -> Outward<'a> {
+        Outward {
+            keys: &self.keys,
+            metric,
+        }
+    }
+
+    /// The per-panel radii of a symmetric scan whose reference `j` has radius
+    /// `radii[j]`: each panel's largest (`own`), and the largest of the panels
+    /// from it to the end (`ahead`). `f32::max` skips a NaN radius (which
+    /// admits nothing either way).
+    pub fn reach(&self, radii: &[f32]) -> Reach {
         let own: Vec<f32> = (0..self.count())
             .map(|pi| {
                 self.indices(pi)[..usize::from(self.len[pi])]
@@ -144,18 +152,28 @@ impl<T: Copy + Default, const L: usize> Panels<T, L> {
         for i in (0..ahead.len().saturating_sub(1)).rev() {
             ahead[i] = ahead[i].max(ahead[i + 1]);
         }
-        (own, ahead)
+        Reach { own, ahead }
     }
 
-    /// The [`Rightward`] walk over these panels with the radii of [`Panels::reach`].
-    pub fn rightward<'a>(&'a self, own: &'a [f32], ahead: &'a [f32]) -> Rightward<'a> {
+    /// The [`Rightward`] walk over these panels with the radii `reach`.
+    pub fn rightward<'a>(&'a self, metric: &'a TileMetric, reach: &'a Reach) -> Rightward<'a> {
         Rightward {
+            keys: &self.keys,
+            metric,
             start: &self.start,
             len: &self.len,
-            own,
-            ahead,
+            own: &reach.own,
+            ahead: &reach.ahead,
         }
     }
+}
+
+/// The largest radius of each panel's references (`own`) and of the panels
+/// from each one to the end (`ahead`): what a [`Rightward`] walk skips and
+/// stops by.
+pub(super) struct Reach {
+    own: Vec<f32>,
+    ahead: Vec<f32>,
 }
 
 /// The order shared by the pruned scans (`knn`, `radius_count`): references
@@ -241,38 +259,45 @@ pub(super) trait Walk {
     /// The next panel that may hold a pair under `threshold`, the largest
     /// threshold of the group now (a k-th distance shrinks as neighbours are
     /// found; a radius stays); `None` when no panel left can.
-    fn next(&mut self, keys: &Keys, metric: &TileMetric, threshold: f32) -> Option<usize>;
+    fn next(&mut self, threshold: f32) -> Option<usize>;
 }
 
-/// Starts the walks of a scan.
+/// Starts the walks of a scan over one set of panels.
 pub(super) trait Walker: Sync {
     type Walk: Walk;
     /// The walk of the group whose first row is at sorted position `p` and
     /// whose rows span `range` on the sort coordinate.
-    fn start(&self, keys: &Keys, p: usize, range: (f32, f32)) -> Self::Walk;
+    fn start(&self, p: usize, range: (f32, f32)) -> Self::Walk;
 }
 
 /// Every panel that may matter, outward from the group's own, nearest first.
-pub(super) struct Outward;
+pub(super) struct Outward<'a> {
+    keys: &'a Keys,
+    metric: &'a TileMetric,
+}
 
-impl Walker for Outward {
-    type Walk = OutwardWalk;
+impl<'a> Walker for Outward<'a> {
+    type Walk = OutwardWalk<'a>;
     #[inline(always)]
-    fn start(&self, keys: &Keys, _p: usize, (lo, hi): (f32, f32)) -> OutwardWalk {
-        let start = keys.lo.partition_point(|&v| v <= lo).saturating_sub(1);
+    fn start(&self, _p: usize, (lo, hi): (f32, f32)) -> OutwardWalk<'a> {
+        let start = self.keys.lo.partition_point(|&v| v <= lo).saturating_sub(1);
         OutwardWalk {
+            keys: self.keys,
+            metric: self.metric,
             lo,
             hi,
             left: start,
             right: start + 1,
-            first: (keys.count() > 0).then_some(start),
+            first: (self.keys.count() > 0).then_some(start),
         }
     }
 }
 
 /// The state of an [`Outward`] walk (a hand-driven iterator, so that the
 /// scan's tile code stays inline in the ISA-specific function).
-pub(super) struct OutwardWalk {
+pub(super) struct OutwardWalk<'a> {
+    keys: &'a Keys,
+    metric: &'a TileMetric,
     lo: f32,
     hi: f32,
     left: usize,
@@ -280,12 +305,13 @@ pub(super) struct OutwardWalk {
     first: Option<usize>,
 }
 
-impl Walk for OutwardWalk {
+impl Walk for OutwardWalk<'_> {
     #[inline(always)]
-    fn next(&mut self, keys: &Keys, metric: &TileMetric, threshold: f32) -> Option<usize> {
+    fn next(&mut self, threshold: f32) -> Option<usize> {
         if let Some(f) = self.first.take() {
             return Some(f);
         }
+        let (keys, metric) = (self.keys, self.metric);
         let np = keys.count();
         let bl = (self.left > 0).then(|| metric.bound((self.lo - keys.hi[self.left - 1]).max(0.0)));
         let br = (self.right < np).then(|| metric.bound((keys.lo[self.right] - self.hi).max(0.0)));
@@ -316,10 +342,12 @@ impl Walk for OutwardWalk {
 /// holding the group's first position to the right only (the pairs on the
 /// left belong to earlier groups). Each pair is tested against both ends'
 /// radii, so a panel is skipped only when its bound exceeds both the group's
-/// largest radius and the panel's own (`own`), and the walk stops once the
-/// bound exceeds the largest radius of all panels still ahead (`ahead`).
+/// largest radius and the panel's own, and the walk stops once the bound
+/// exceeds the largest radius of all panels still ahead ([`Reach`]).
 #[derive(Clone, Copy)]
 pub(super) struct Rightward<'a> {
+    keys: &'a Keys,
+    metric: &'a TileMetric,
     start: &'a [u32],
     len: &'a [u8],
     own: &'a [f32],
@@ -329,18 +357,18 @@ pub(super) struct Rightward<'a> {
 impl<'a> Walker for Rightward<'a> {
     type Walk = RightwardWalk<'a>;
     #[inline(always)]
-    fn start(&self, _keys: &Keys, p: usize, (_, hi): (f32, f32)) -> RightwardWalk<'a> {
-        // the panel holding position p: the first that may hold a b > p
-        let next = self
+    fn start(&self, p: usize, (_, hi): (f32, f32)) -> RightwardWalk<'a> {
+        // the panel holding position p, unless p is its last lane: the first
+        // that may hold a b > p (panels cover consecutive positions)
+        let mut next = self
             .start
             .partition_point(|&s| s as usize <= p)
             .saturating_sub(1);
-        RightwardWalk {
-            w: *self,
-            next,
-            p,
-            hi,
+        if next < self.len.len() && self.start[next] as usize + usize::from(self.len[next]) <= p + 1
+        {
+            next += 1;
         }
+        RightwardWalk { w: *self, next, hi }
     }
 }
 
@@ -348,27 +376,23 @@ impl<'a> Walker for Rightward<'a> {
 pub(super) struct RightwardWalk<'a> {
     w: Rightward<'a>,
     next: usize,
-    p: usize,
     hi: f32,
 }
 
 impl Walk for RightwardWalk<'_> {
     #[inline(always)]
-    fn next(&mut self, keys: &Keys, metric: &TileMetric, threshold: f32) -> Option<usize> {
-        let np = self.w.len.len();
-        while self.next < np {
+    fn next(&mut self, threshold: f32) -> Option<usize> {
+        let w = &self.w;
+        while self.next < w.len.len() {
             let pi = self.next;
             self.next += 1;
-            if self.w.start[pi] as usize + usize::from(self.w.len[pi]) <= self.p + 1 {
-                continue;
-            }
             // sorted along the key, so the bound only grows to the right
-            let bound = metric.bound((keys.lo[pi] - self.hi).max(0.0));
-            if bound > threshold.max(self.w.ahead[pi]) {
-                self.next = np;
+            let bound = w.metric.bound((w.keys.lo[pi] - self.hi).max(0.0));
+            if bound > threshold.max(w.ahead[pi]) {
+                self.next = w.len.len();
                 return None;
             }
-            if bound > threshold.max(self.w.own[pi]) {
+            if bound > threshold.max(w.own[pi]) {
                 continue;
             }
             return Some(pi);
@@ -385,10 +409,6 @@ pub(super) trait TileScan: Sync {
     type State;
     /// What a work unit writes, by sorted position.
     type Acc: Send;
-    /// The panels' key ranges.
-    fn keys(&self) -> &Keys;
-    /// The distance (for the walks' bounds).
-    fn metric(&self) -> &TileMetric;
     /// Fresh scratch.
     fn state(&self) -> Self::State;
     /// Sets up the rows at sorted positions `p..end` (`acc` starts at
@@ -412,13 +432,12 @@ pub(super) fn walk_unit<S: TileScan, W: Walker>(
     base: usize,
     acc: &mut S::Acc,
 ) {
-    let (keys, metric) = (scan.keys(), scan.metric());
     let mut st = scan.state();
     for p in unit.clone().step_by(S::ROWS) {
         let end = (p + S::ROWS).min(unit.end);
         let range = scan.begin(&mut st, p, end, base);
-        let mut walk = walker.start(keys, p, range);
-        while let Some(pi) = walk.next(keys, metric, scan.threshold(&st, acc)) {
+        let mut walk = walker.start(p, range);
+        while let Some(pi) = walk.next(scan.threshold(&st, acc)) {
             scan.visit(&mut st, pi, acc);
         }
         scan.finish(&mut st, acc);
