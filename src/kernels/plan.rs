@@ -380,7 +380,34 @@ impl TilePlan {
         bin_edges: usize,
         limits: &Limits,
     ) -> Result<TilePlan> {
-        let cut = Cut::new(kernel, n_query, n_ref, dim, k, bin_edges, limits)?;
+        if dim == 0 || dim > MAX_DIM {
+            return Err(plan_error(
+                kernel,
+                format!("row width {dim} is outside 1..={MAX_DIM}"),
+            ));
+        }
+        let row_bytes = (dim.div_ceil(4) * 16) as u64;
+        let binding = limits
+            .max_storage_binding_bytes
+            .min(limits.max_buffer_bytes);
+        let rows_per_binding = (binding / row_bytes) as usize;
+        if rows_per_binding == 0 {
+            return Err(plan_error(kernel, format!(
+                "one row of {dim} columns ({row_bytes} bytes) exceeds the {binding}-byte buffer limit"
+            )));
+        }
+        let cut = Cut {
+            kernel,
+            n_query,
+            n_ref,
+            dim,
+            k,
+            bin_edges,
+            limits,
+            shape: ScanShape::new(kernel, dim, limits.queries_per_invocation),
+            binding,
+            rows_per_binding,
+        };
         let ref_block = cut.ref_block()?;
         let query_block = cut.query_block(ref_block);
         // Equal slices, none of them empty in a full block.
@@ -492,46 +519,7 @@ struct Cut<'a> {
     rows_per_binding: usize,
 }
 
-impl<'a> Cut<'a> {
-    fn new(
-        kernel: KernelKind,
-        n_query: usize,
-        n_ref: usize,
-        dim: usize,
-        k: usize,
-        bin_edges: usize,
-        limits: &'a Limits,
-    ) -> Result<Self> {
-        if dim == 0 || dim > MAX_DIM {
-            return Err(plan_error(
-                kernel,
-                format!("row width {dim} is outside 1..={MAX_DIM}"),
-            ));
-        }
-        let row_bytes = (dim.div_ceil(4) * 16) as u64;
-        let binding = limits
-            .max_storage_binding_bytes
-            .min(limits.max_buffer_bytes);
-        let rows_per_binding = (binding / row_bytes) as usize;
-        if rows_per_binding == 0 {
-            return Err(plan_error(kernel, format!(
-                "one row of {dim} columns ({row_bytes} bytes) exceeds the {binding}-byte buffer limit"
-            )));
-        }
-        Ok(Cut {
-            kernel,
-            n_query,
-            n_ref,
-            dim,
-            k,
-            bin_edges,
-            limits,
-            shape: ScanShape::new(kernel, dim, limits.queries_per_invocation),
-            binding,
-            rows_per_binding,
-        })
-    }
-
+impl Cut<'_> {
     /// Loop iterations of one invocation over `n` references.
     fn iterations(&self, n: usize) -> u64 {
         let (kernel, wg) = (self.kernel, self.limits.workgroup_size);
