@@ -5,17 +5,15 @@
 //! says so before it starts"). The figures are upper bounds from the shapes
 //! alone: the input matrices, the prepared (noised or standardised) copies the
 //! kNN estimators make (Kraskov et al. 2004 add noise to break ties), the
-//! working copy the CPU twins make of a kNN kernel's rows (sorted f32 rows and
-//! one-byte codes, `src/kernels/cpu/codes.rs`), the per-point outputs of the
-//! kernels (neighbour distances and indices, counts, log-sums), and, for
-//! `pairwise`, the full `n_q × n_r` output. Device buffers
-//! are bounded by the tile plan ([`crate::kernels::plan::TilePlan`] checks each
-//! binding against the adapter's limits before allocation), so the device
-//! figure is the inputs plus one block of outputs, and the partial states of
-//! the reference slices that a large GPU scans side by side (knn's k-lists,
-//! kde's (max, sum) pairs: at most [`MAX_REF_SLICES`] per query, plus knn's
-//! merged lists, each state buffer within one binding of
-//! [`MAX_BLOCK_BYTES`]).
+//! working copy the CPU twins make of a kNN kernel's rows (the twins size it:
+//! [`cpu::knn_working_bytes`]), the per-point outputs of the kernels
+//! (neighbour distances and indices, counts, log-sums), and, for `pairwise`,
+//! the full `n_q × n_r` output. Device buffers are bounded by the tile plan
+//! ([`crate::kernels::plan::TilePlan`] checks each binding against the
+//! adapter's limits before allocation), so the device figure is the inputs
+//! plus one block of outputs, and the partial states of the reference slices
+//! that a large GPU scans side by side (the GPU backend sizes them:
+//! [`gpu::state_bytes`]).
 //!
 //! A command that runs many estimates (`plane`: every layer at every epoch
 //! under several estimators) needs what it holds throughout (inputs, labels,
@@ -23,18 +21,8 @@
 //! ([`MemoryNeed::max`], [`MemoryNeed::plus_host`]).
 
 use crate::error::{Error, Result};
-use crate::kernels::cpu::{CODE_PANEL_ROWS, F32_PANEL_ROWS};
-use crate::kernels::gpu::MAX_BLOCK_BYTES;
-use crate::kernels::plan::{KernelKind, Limits, TilePlan, MAX_K, MAX_REF_SLICES};
-
-/// Device bytes of the reference slices' partial states: `out` bytes of state
-/// per slice region, `regions` regions at most, in `buffers` state buffers
-/// of at most one binding each; never less than one region.
-fn slice_states(out: u64, regions: u64, buffers: u64) -> u64 {
-    out.saturating_mul(regions)
-        .min(MAX_BLOCK_BYTES.saturating_mul(buffers))
-        .max(out)
-}
+use crate::kernels::plan::KernelKind;
+use crate::kernels::{cpu, gpu};
 
 /// Bytes a run needs on the host and on the device.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -115,8 +103,8 @@ impl Work {
                 let data = mul(n, dims).saturating_mul(4);
                 let out = mul(n, k.max(1)).saturating_mul(8);
                 let counts = mul(n, 3).saturating_mul(8);
-                let states = slice_states(out, u64::from(MAX_REF_SLICES) + 1, 2);
-                let twin = cpu_twin_bytes(n, dims, k);
+                let states = gpu::state_bytes(KernelKind::Knn, n, k);
+                let twin = cpu::knn_working_bytes(n, dims, k);
                 (
                     data.saturating_mul(3)
                         .saturating_add(out)
@@ -129,7 +117,7 @@ impl Work {
             }
             Work::Kde { n, dims } => {
                 let data = mul(n, dims).saturating_mul(4);
-                let states = slice_states(mul(n, 8), u64::from(MAX_REF_SLICES), 1);
+                let states = gpu::state_bytes(KernelKind::KdeLse, n, 0);
                 (
                     data.saturating_mul(2).saturating_add(mul(n, 16)),
                     data.saturating_add(states),
@@ -155,36 +143,6 @@ impl Work {
             device_bytes: if gpu { device } else { 0 },
         }
     }
-}
-
-/// The working copy a CPU twin makes of the rows of one kNN kernel call
-/// (the joint space, the widest): max-norm scans keep the rows sorted as f32
-/// and their one-byte codes (references in panels padded per plan block,
-/// queries by row, and per worker thread 16 queries' codes broadcast to 32
-/// lanes); squared-Euclidean scans keep f32 panels. Plus sort orders and
-/// per-row radii, limits or counts.
-fn cpu_twin_bytes(n: usize, dims: usize, k: usize) -> u64 {
-    let padded = |panel: usize| {
-        TilePlan::new(
-            KernelKind::Knn,
-            n,
-            n,
-            dims,
-            k.clamp(1, MAX_K),
-            0,
-            &Limits::cpu(),
-        )
-        .map_or(mul(n, panel), |p| p.padded_refs(panel))
-    };
-    let broadcast = mul(rayon::current_num_threads(), dims).saturating_mul(16 * 32);
-    let coded = padded(CODE_PANEL_ROWS)
-        .saturating_mul(dims as u64)
-        .saturating_add(mul(n, dims).saturating_mul(5))
-        .saturating_add(broadcast);
-    let f32_panels = padded(F32_PANEL_ROWS)
-        .saturating_mul(dims as u64)
-        .saturating_mul(4);
-    coded.max(f32_panels).saturating_add(mul(n, 24))
 }
 
 /// Host memory the operating system says is available (`MemAvailable` in
@@ -227,6 +185,7 @@ pub fn check_fits(what: &str, need: &MemoryNeed, available: Option<u64>, hint: &
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::plan::MAX_REF_SLICES;
 
     #[test]
     fn pairwise_output_dominates_and_a_huge_one_does_not_fit() {

@@ -14,8 +14,12 @@
 pub mod cpu;
 pub mod gpu;
 pub mod plan;
+mod request;
+
+pub use request::check_k;
 
 use crate::error::{Error, Result};
+use request::{Compute, Execute, Request};
 
 /// Named tolerances for comparing the two backends (STYLE.md rule 8).
 pub mod tolerance {
@@ -363,7 +367,9 @@ impl std::str::FromStr for BackendChoice {
 /// The kernel operations. Implemented by the CPU twins, the GPU backend and [`Engine`].
 ///
 /// Inputs are assumed finite (a [`crate::data::Dataset`] guarantees it).
-/// Every method validates shapes and returns an error, never panics.
+/// Every method validates shapes and returns an error, never panics: the
+/// backends and the [`Engine`] check every call once, with one message per
+/// rule, and plan it with one [`plan::TilePlan`] before they compute.
 pub trait Kernels: Send + Sync {
     /// Which backend this is.
     fn backend(&self) -> Backend;
@@ -402,134 +408,6 @@ pub trait Kernels: Send + Sync {
 
     /// The full `n_q × n_r` matrix of distances (row-major), for diagnostics.
     fn pairwise(&self, q: Rows<'_>, r: Rows<'_>, metric: &Metric) -> Result<Vec<f32>>;
-}
-
-/// Shape and parameter checks shared by both backends, so they reject the same inputs.
-pub mod checks {
-    use super::*;
-
-    /// Query and reference must have the same width; self-exclusion needs equal sets.
-    pub fn pair(kernel: &'static str, q: Rows<'_>, r: Rows<'_>, exclude_self: bool) -> Result<()> {
-        if q.d() != r.d() {
-            return Err(Error::shape(
-                format!("{kernel}: reference rows"),
-                format!("{} columns like the query rows", q.d()),
-                format!("{} columns", r.d()),
-            ));
-        }
-        if exclude_self && q.n() != r.n() {
-            return Err(Error::shape(
-                format!("{kernel}: exclude-self"),
-                "as many query rows as reference rows",
-                format!("{} queries and {} references", q.n(), r.n()),
-            ));
-        }
-        Ok(())
-    }
-
-    /// `1 <= k <= available references` and `k <= MAX_K`.
-    pub fn knn(q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> Result<()> {
-        pair("knn", q, r, spec.exclude_self)?;
-        spec.metric.check_dim(q.d())?;
-        let available = r.n() - usize::from(spec.exclude_self && r.n() > 0);
-        if spec.k == 0 {
-            return Err(Error::param("k", "must be at least 1, got 0"));
-        }
-        if spec.k > plan::MAX_K {
-            return Err(Error::param(
-                "k",
-                format!("at most {}, got {}", plan::MAX_K, spec.k),
-            ));
-        }
-        if spec.k > available {
-            return Err(Error::param(
-                "k",
-                format!(
-                    "k = {} needs at least {} reference rows{}, got {}",
-                    spec.k,
-                    spec.k + usize::from(spec.exclude_self),
-                    if spec.exclude_self {
-                        " (the point itself excluded)"
-                    } else {
-                        ""
-                    },
-                    r.n()
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// One radius per query.
-    pub fn radius_count(q: Rows<'_>, r: Rows<'_>, radii: &[f32], spec: &CountSpec) -> Result<()> {
-        pair("radius_count", q, r, spec.exclude_self)?;
-        spec.metric.check_dim(q.d())?;
-        if radii.len() != q.n() {
-            return Err(Error::shape(
-                "radius_count: radii",
-                format!("one radius per query ({})", q.n()),
-                format!("{} radii", radii.len()),
-            ));
-        }
-        Ok(())
-    }
-
-    /// A finite positive scale.
-    pub fn kde_lse(q: Rows<'_>, r: Rows<'_>, scale: f32, exclude_self: bool) -> Result<()> {
-        pair("kde_lse", q, r, exclude_self)?;
-        if !(scale.is_finite() && scale > 0.0) {
-            return Err(Error::param(
-                "scale",
-                format!("must be finite and > 0, got {scale}"),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Valid binning for rows of `d` columns.
-    pub fn bin(rows: Rows<'_>, binning: &Binning) -> Result<()> {
-        match binning {
-            Binning::EqualRange { lo, hi, bins } => {
-                if *bins == 0 {
-                    return Err(Error::param("bins", "must be at least 1, got 0"));
-                }
-                if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-                    return Err(Error::param(
-                        "range",
-                        format!("needs finite lo < hi, got [{lo}, {hi}]"),
-                    ));
-                }
-            }
-            Binning::Width { width } => {
-                if !(width.is_finite() && *width > 0.0) {
-                    return Err(Error::param(
-                        "width",
-                        format!("must be finite and > 0, got {width}"),
-                    ));
-                }
-            }
-            Binning::Edges { edges } => {
-                if edges.len() != rows.d() {
-                    return Err(Error::shape(
-                        "bin edges",
-                        format!("one edge list per column ({})", rows.d()),
-                        format!("{} edge lists", edges.len()),
-                    ));
-                }
-                for (c, e) in edges.iter().enumerate() {
-                    if e.windows(2).any(|w| w[0] > w[1] || w[0].is_nan())
-                        || e.iter().any(|v| !v.is_finite())
-                    {
-                        return Err(Error::param(
-                            "edges",
-                            format!("cut points of column {c} must be finite and ascending"),
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 /// For tests: a GPU engine on any adapter (lavapipe included), or `None` after
@@ -630,16 +508,11 @@ impl Engine {
 
     /// A name for the device that runs the kernels (adapter name, or the CPU).
     pub fn device_name(&self) -> String {
-        match (&self.inner, &self.fallback) {
-            (_, Some(cpu)) if self.fell_back.load(std::sync::atomic::Ordering::Acquire) => {
-                cpu.device_name()
-            }
-            (EngineInner::Cpu(c), _) => c.device_name(),
-            (EngineInner::Gpu(g), _) => g.device_name(),
-        }
+        self.current().device_name()
     }
 
-    fn kernels(&self) -> &dyn Kernels {
+    /// The backend that runs the next call: the CPU twins once the engine fell back.
+    fn current(&self) -> &dyn Compute {
         if self.fell_back.load(std::sync::atomic::Ordering::Acquire) {
             if let Some(cpu) = &self.fallback {
                 return cpu;
@@ -651,10 +524,11 @@ impl Engine {
         }
     }
 
-    /// Runs `f` on the current backend; on a device or planning failure with a
-    /// fallback in place, logs it and runs `f` on the CPU twins from then on.
-    fn run<T>(&self, kernel: &str, f: impl Fn(&dyn Kernels) -> Result<T>) -> Result<T> {
-        match f(self.kernels()) {
+    /// Plans and runs a checked request on the current backend; on a device
+    /// or planning failure with a fallback in place, logs it and runs the
+    /// same request (planned again, for the CPU) on the CPU twins from then on.
+    fn run<R: Request>(&self, req: &R) -> Result<R::Out> {
+        match req.run(self.current()) {
             Err(
                 e @ (Error::Device { .. }
                 | Error::Plan { .. }
@@ -664,49 +538,28 @@ impl Engine {
                 && !self.fell_back.load(std::sync::atomic::Ordering::Acquire) =>
             {
                 log::warn!(
-                    "backend auto: `{kernel}` failed on the GPU ({e}); continuing on the CPU twins"
+                    "backend auto: `{}` failed on the GPU ({e}); continuing on the CPU twins",
+                    R::KERNEL.name()
                 );
                 self.fell_back
                     .store(true, std::sync::atomic::Ordering::Release);
-                f(self.kernels())
+                req.run(self.current())
             }
             other => other,
         }
     }
 }
 
-impl Kernels for Engine {
+/// Calls are checked once (by the one [`Kernels`] implementation) and run
+/// by [`Engine::run`].
+impl Execute for Engine {
     fn backend(&self) -> Backend {
-        self.kernels().backend()
+        self.current().backend()
     }
     fn device_name(&self) -> String {
         Engine::device_name(self)
     }
-    fn knn(&self, q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> Result<KnnOut> {
-        self.run("knn", |k| k.knn(q, r, spec))
-    }
-    fn radius_count(
-        &self,
-        q: Rows<'_>,
-        r: Rows<'_>,
-        radii: &[f32],
-        spec: &CountSpec,
-    ) -> Result<Vec<u32>> {
-        self.run("radius_count", |k| k.radius_count(q, r, radii, spec))
-    }
-    fn kde_lse(
-        &self,
-        q: Rows<'_>,
-        r: Rows<'_>,
-        scale: f32,
-        exclude_self: bool,
-    ) -> Result<Vec<f32>> {
-        self.run("kde_lse", |k| k.kde_lse(q, r, scale, exclude_self))
-    }
-    fn bin(&self, rows: Rows<'_>, binning: &Binning) -> Result<BinOut> {
-        self.run("bin", |k| k.bin(rows, binning))
-    }
-    fn pairwise(&self, q: Rows<'_>, r: Rows<'_>, metric: &Metric) -> Result<Vec<f32>> {
-        self.run("pairwise", |k| k.pairwise(q, r, metric))
+    fn execute<R: Request>(&self, req: &R) -> Result<R::Out> {
+        self.run(req)
     }
 }

@@ -299,7 +299,7 @@ pub fn loop_iterations(
 /// (radius_count adds atomically) or need none (pairwise, bin).
 pub fn slice_state_bytes(kernel: KernelKind, k: usize) -> u64 {
     match kernel {
-        KernelKind::Knn => 4 * k.max(1) as u64,
+        KernelKind::Knn => (k.max(1) as u64).saturating_mul(4),
         KernelKind::KdeLse => 8,
         _ => 0,
     }
@@ -380,12 +380,11 @@ impl TilePlan {
         bin_edges: usize,
         limits: &Limits,
     ) -> Result<TilePlan> {
-        let fail = |reason: String| Error::Plan {
-            kernel: kernel.name(),
-            reason,
-        };
         if dim == 0 || dim > MAX_DIM {
-            return Err(fail(format!("row width {dim} is outside 1..={MAX_DIM}")));
+            return Err(plan_error(
+                kernel,
+                format!("row width {dim} is outside 1..={MAX_DIM}"),
+            ));
         }
         let row_bytes = (dim.div_ceil(4) * 16) as u64;
         let binding = limits
@@ -393,114 +392,33 @@ impl TilePlan {
             .min(limits.max_buffer_bytes);
         let rows_per_binding = (binding / row_bytes) as usize;
         if rows_per_binding == 0 {
-            return Err(fail(format!(
+            return Err(plan_error(kernel, format!(
                 "one row of {dim} columns ({row_bytes} bytes) exceeds the {binding}-byte buffer limit"
             )));
         }
-
-        // Reference block: loop bound first, then buffer size.
-        let wg = limits.workgroup_size;
-        let shape = ScanShape::new(kernel, dim, limits.queries_per_invocation);
-        let iterations = |n: usize| loop_iterations(kernel, n, dim, k, bin_edges, wg, shape);
-        let bounded = limits.max_loop_iterations != u64::MAX;
-        if bounded
-            && iterations(usize::from(kernel != KernelKind::Bin)) > limits.max_loop_iterations
-        {
-            return Err(fail(format!(
-                "one {} of {dim} columns needs {} loop iterations per invocation, over the bound of {}",
-                if kernel == KernelKind::Bin { "row" } else { "reference" },
-                iterations(1),
-                limits.max_loop_iterations
-            )));
-        }
-        let mut ref_block = n_ref.max(1);
-        if kernel != KernelKind::Bin {
-            if bounded && iterations(ref_block) > limits.max_loop_iterations {
-                // largest block within the bound (the cost is monotone in the block size)
-                let (mut lo, mut hi) = (1usize, ref_block);
-                while hi - lo > 1 {
-                    let mid = lo + (hi - lo) / 2;
-                    if iterations(mid) <= limits.max_loop_iterations {
-                        lo = mid;
-                    } else {
-                        hi = mid;
-                    }
-                }
-                ref_block = lo;
-            }
-            ref_block = ref_block.min(rows_per_binding);
-            if kernel == KernelKind::Pairwise {
-                // the output tile q_block × r_block floats must fit one binding too
-                ref_block = ref_block.min(((binding / 4) as usize).max(1));
-            }
-        }
-        ref_block = ref_block.max(1);
-
-        // Time budget, first on the reference side: a dispatch should still
-        // hold enough queries to fill a GPU (FILL_WORKGROUPS workgroups), so
-        // long reference sets are cut rather than the query block shrunk to a
-        // handful of workgroups.
-        if kernel != KernelKind::Bin {
-            let per_group = limits.workgroup_size as u64 * shape.queries as u64;
-            let fill = (per_group * FILL_WORKGROUPS).min(n_query.max(1) as u64);
-            let by_time = limits.max_coord_pairs_per_dispatch / (fill * dim as u64).max(1);
-            ref_block = ref_block.min(by_time.clamp(1, usize::MAX as u64) as usize);
-        }
-
-        // Query block: buffers, output, grid size, time budget.
-        let per_query_out = match kernel {
-            KernelKind::Knn => 8 * k.max(1) as u64,
-            KernelKind::Bin => 4 * dim as u64 + 8,
-            KernelKind::Pairwise => 4 * ref_block as u64,
-            _ => 4,
+        let cut = Cut {
+            kernel,
+            n_query,
+            n_ref,
+            dim,
+            k,
+            bin_edges,
+            limits,
+            shape: ScanShape::new(kernel, dim, limits.queries_per_invocation),
+            binding,
+            rows_per_binding,
         };
-        let mut query_block = n_query.max(1).min(rows_per_binding);
-        query_block = query_block.min(((binding / per_query_out) as usize).max(1));
-        let per_group = limits.workgroup_size as u64 * shape.queries as u64;
-        let max_groups =
-            limits.max_workgroups_per_dim as u64 * limits.max_workgroups_per_dim as u64;
-        query_block =
-            query_block.min(per_group.saturating_mul(max_groups).min(usize::MAX as u64) as usize);
-        if kernel != KernelKind::Bin {
-            let pairs = (ref_block * dim) as u64;
-            let by_time = (limits.max_coord_pairs_per_dispatch / pairs.max(1)).max(1);
-            query_block = query_block.min(by_time.min(usize::MAX as u64) as usize);
-        }
-        query_block = query_block.max(1);
-
-        // Reference slices: as many as it takes for the dispatch to hold
-        // `fill_invocations` invocations, within the slice-row minimum, the
-        // grid, the state buffers' binding and (for the merge) the loop bound.
-        let mut ref_slices = 1u32;
-        if kernel != KernelKind::Bin && limits.fill_invocations > 0 {
-            let invocations = (query_block.min(n_query.max(1)) as u64)
-                .div_ceil(u64::from(shape.queries))
-                .max(1);
-            let by_rows = (ref_block / limits.min_slice_rows.max(1)).max(1) as u64;
-            let mut s = limits
-                .fill_invocations
-                .div_ceil(invocations)
-                .min(by_rows)
-                .min(u64::from(MAX_REF_SLICES))
-                .min(u64::from(limits.max_workgroups_per_dim.max(1)))
-                as u32;
-            let region = query_block as u64 * slice_state_bytes(kernel, k);
-            while s > 1
-                && (state_regions(kernel, s) * region > binding
-                    || merge_iterations(kernel, k, s) > limits.max_loop_iterations)
-            {
-                s -= 1;
-            }
-            ref_slices = s.max(1);
-        }
+        let ref_block = cut.ref_block()?;
+        let query_block = cut.query_block(ref_block);
         // Equal slices, none of them empty in a full block.
-        let slice_rows = ref_block.div_ceil(ref_slices as usize);
+        let slices = cut.ref_slices(query_block, ref_block);
+        let slice_rows = ref_block.div_ceil(slices as usize);
         let ref_slices = ref_block.div_ceil(slice_rows) as u32;
-
         let loop_iterations = if kernel == KernelKind::Bin {
-            iterations(0)
+            cut.iterations(0)
         } else {
-            iterations(slice_rows).max(merge_iterations(kernel, k, ref_slices))
+            cut.iterations(slice_rows)
+                .max(merge_iterations(kernel, k, ref_slices))
         };
         Ok(TilePlan {
             kernel,
@@ -510,7 +428,7 @@ impl TilePlan {
             query_block,
             ref_block,
             workgroup_size: limits.workgroup_size,
-            shape,
+            shape: cut.shape,
             max_workgroups_per_dim: limits.max_workgroups_per_dim,
             ref_slices,
             slice_rows,
@@ -582,6 +500,142 @@ impl TilePlan {
         rows as u64
             * slice_state_bytes(self.kernel, k)
             * state_regions(self.kernel, self.ref_slices)
+    }
+}
+
+/// The steps of [`TilePlan::new`]: one call's shapes against the limits.
+struct Cut<'a> {
+    kernel: KernelKind,
+    n_query: usize,
+    n_ref: usize,
+    dim: usize,
+    k: usize,
+    bin_edges: usize,
+    limits: &'a Limits,
+    shape: ScanShape,
+    /// The largest binding, bytes.
+    binding: u64,
+    /// Padded rows of `dim` columns per binding.
+    rows_per_binding: usize,
+}
+
+impl Cut<'_> {
+    /// Loop iterations of one invocation over `n` references.
+    fn iterations(&self, n: usize) -> u64 {
+        let (kernel, wg) = (self.kernel, self.limits.workgroup_size);
+        loop_iterations(kernel, n, self.dim, self.k, self.bin_edges, wg, self.shape)
+    }
+
+    /// Invocations per workgroup × query rows per invocation.
+    fn queries_per_group(&self) -> u64 {
+        self.limits.workgroup_size as u64 * self.shape.queries as u64
+    }
+
+    /// Reference rows per block: the loop bound first, then the buffer size,
+    /// then the time budget.
+    fn ref_block(&self) -> Result<usize> {
+        let (kernel, limits, dim) = (self.kernel, self.limits, self.dim);
+        let bounded = limits.max_loop_iterations != u64::MAX;
+        let bin = kernel == KernelKind::Bin;
+        if bounded && self.iterations(usize::from(!bin)) > limits.max_loop_iterations {
+            return Err(plan_error(kernel, format!(
+                "one {} of {dim} columns needs {} loop iterations per invocation, over the bound of {}",
+                if bin { "row" } else { "reference" },
+                self.iterations(1),
+                limits.max_loop_iterations
+            )));
+        }
+        if bin {
+            return Ok(self.n_ref.max(1));
+        }
+        let mut ref_block = self.n_ref.max(1);
+        if bounded && self.iterations(ref_block) > limits.max_loop_iterations {
+            // largest block within the bound (the cost is monotone in the block size)
+            let (mut lo, mut hi) = (1usize, ref_block);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if self.iterations(mid) <= limits.max_loop_iterations {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            ref_block = lo;
+        }
+        ref_block = ref_block.min(self.rows_per_binding);
+        if kernel == KernelKind::Pairwise {
+            // the output tile q_block × r_block floats must fit one binding too
+            ref_block = ref_block.min(((self.binding / 4) as usize).max(1));
+        }
+        // Time budget, first on the reference side: a dispatch should still
+        // hold enough queries to fill a GPU (FILL_WORKGROUPS workgroups), so
+        // long reference sets are cut rather than the query block shrunk to a
+        // handful of workgroups.
+        let fill = (self.queries_per_group() * FILL_WORKGROUPS).min(self.n_query.max(1) as u64);
+        let by_time = limits.max_coord_pairs_per_dispatch / (fill * dim as u64).max(1);
+        Ok(ref_block
+            .max(1)
+            .min(by_time.clamp(1, usize::MAX as u64) as usize)
+            .max(1))
+    }
+
+    /// Query rows per block: buffers, output, grid size, time budget.
+    fn query_block(&self, ref_block: usize) -> usize {
+        let (kernel, limits) = (self.kernel, self.limits);
+        let per_query_out = match kernel {
+            KernelKind::Knn => 8 * self.k.max(1) as u64,
+            KernelKind::Bin => 4 * self.dim as u64 + 8,
+            KernelKind::Pairwise => 4 * ref_block as u64,
+            _ => 4,
+        };
+        let mut query_block = self.n_query.max(1).min(self.rows_per_binding);
+        query_block = query_block.min(((self.binding / per_query_out) as usize).max(1));
+        let max_groups =
+            limits.max_workgroups_per_dim as u64 * limits.max_workgroups_per_dim as u64;
+        let by_grid = self.queries_per_group().saturating_mul(max_groups);
+        query_block = query_block.min(by_grid.min(usize::MAX as u64) as usize);
+        if kernel != KernelKind::Bin {
+            let pairs = (ref_block * self.dim) as u64;
+            let by_time = (limits.max_coord_pairs_per_dispatch / pairs.max(1)).max(1);
+            query_block = query_block.min(by_time.min(usize::MAX as u64) as usize);
+        }
+        query_block.max(1)
+    }
+
+    /// Reference slices: as many as it takes for the dispatch to hold
+    /// `fill_invocations` invocations, within the slice-row minimum, the
+    /// grid, the state buffers' binding and (for the merge) the loop bound.
+    fn ref_slices(&self, query_block: usize, ref_block: usize) -> u32 {
+        let (kernel, limits, k) = (self.kernel, self.limits, self.k);
+        if kernel == KernelKind::Bin || limits.fill_invocations == 0 {
+            return 1;
+        }
+        let invocations = (query_block.min(self.n_query.max(1)) as u64)
+            .div_ceil(u64::from(self.shape.queries))
+            .max(1);
+        let by_rows = (ref_block / limits.min_slice_rows.max(1)).max(1) as u64;
+        let mut s = limits
+            .fill_invocations
+            .div_ceil(invocations)
+            .min(by_rows)
+            .min(u64::from(MAX_REF_SLICES))
+            .min(u64::from(limits.max_workgroups_per_dim.max(1))) as u32;
+        let region = query_block as u64 * slice_state_bytes(kernel, k);
+        while s > 1
+            && (state_regions(kernel, s) * region > self.binding
+                || merge_iterations(kernel, k, s) > limits.max_loop_iterations)
+        {
+            s -= 1;
+        }
+        s.max(1)
+    }
+}
+
+/// A plan error naming the kernel.
+fn plan_error(kernel: KernelKind, reason: String) -> Error {
+    Error::Plan {
+        kernel: kernel.name(),
+        reason,
     }
 }
 

@@ -39,7 +39,8 @@
 // one LLVM turns into vector registers.
 #![allow(clippy::needless_range_loop)]
 
-use super::tile::{Keys, QueryTiles, ScanOrder, QT};
+use super::scan::{Panels, ScanOrder};
+use super::tile::{QueryTiles, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{Boundary, Rows};
 use std::ops::Range;
@@ -217,110 +218,6 @@ fn limit(t: f64) -> u8 {
     }
 }
 
-/// References packed twice: codes in panels of [`CL`] rows (dimension-major),
-/// and the f32 rows themselves in the sorted order (row-major), for the exact
-/// distances of the few pairs the codes do not settle.
-pub(super) struct CodedPanels {
-    pub d: usize,
-    /// `n_panels × d × CL`.
-    codes: Vec<u8>,
-    /// `n_ref × d`: the reference rows by sorted position.
-    rows: Vec<f32>,
-    /// `n_panels × CL` original reference indices (padding lanes repeat a valid one).
-    idx: Vec<u32>,
-    /// Valid lanes per panel.
-    pub len: Vec<u8>,
-    /// Sorted position of each panel's first lane.
-    pub start: Vec<u32>,
-    pub keys: Keys,
-}
-
-impl CodedPanels {
-    /// Packs `r` in `order`; panels never straddle a reference block of `plan`.
-    pub fn pack(
-        r: Rows<'_>,
-        order: &[u32],
-        plan: &TilePlan,
-        key: Option<usize>,
-        quant: &Quantizer,
-    ) -> Self {
-        let d = r.d();
-        let n_panels: usize = plan.ref_blocks().map(|b| b.len().div_ceil(CL)).sum();
-        let mut p = CodedPanels {
-            d,
-            codes: Vec::with_capacity(n_panels * d * CL),
-            rows: Vec::with_capacity(order.len() * d),
-            idx: Vec::with_capacity(n_panels * CL),
-            len: Vec::with_capacity(n_panels),
-            start: Vec::with_capacity(n_panels),
-            keys: Keys::default(),
-        };
-        for &j in order {
-            p.rows.extend_from_slice(r.row(j as usize));
-        }
-        for block in plan.ref_blocks() {
-            let mut start = block.start;
-            while start < block.end {
-                let end = (start + CL).min(block.end);
-                let cbase = p.codes.len();
-                p.codes.resize(cbase + d * CL, 0);
-                for l in 0..CL {
-                    let j = order[(start + l).min(end - 1)];
-                    p.idx.push(j);
-                    for (c, &v) in r.row(j as usize).iter().enumerate() {
-                        p.codes[cbase + c * CL + l] = quant.code(c, v);
-                    }
-                }
-                p.keys.push(r, order, start, end, key);
-                p.len.push((end - start) as u8);
-                p.start.push(start as u32);
-                start = end;
-            }
-        }
-        p
-    }
-
-    pub fn count(&self) -> usize {
-        self.len.len()
-    }
-
-    #[inline(always)]
-    pub fn codes(&self, i: usize) -> &[u8] {
-        &self.codes[i * self.d * CL..(i + 1) * self.d * CL]
-    }
-
-    #[inline(always)]
-    pub fn indices(&self, i: usize) -> &[u32] {
-        &self.idx[i * CL..(i + 1) * CL]
-    }
-
-    /// The exact f32 max-norm distance between `q` and lane `l` (valid) of panel `i`.
-    #[inline(always)]
-    pub fn distance(&self, q: &[f32], i: usize, l: usize) -> f32 {
-        chebyshev(q, self.row(self.start[i] as usize + l))
-    }
-
-    /// The reference row at sorted position `pos`.
-    #[inline(always)]
-    pub fn row(&self, pos: usize) -> &[f32] {
-        &self.rows[pos * self.d..(pos + 1) * self.d]
-    }
-
-    /// Asks the cache for the row at sorted position `pos`, to be read a little later.
-    #[inline(always)]
-    pub fn prefetch_row(&self, pos: usize) {
-        let row = self.row(pos);
-        #[cfg(target_arch = "x86_64")]
-        for line in [row.first(), row.last()].into_iter().flatten() {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            // SAFETY: SSE is part of the x86-64 baseline; a prefetch has no effect on memory.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(line).cast()) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = row;
-    }
-}
-
 /// max_c |a_c − b_c| in f32: the value of [`crate::kernels::Metric::distance`]
 /// and of the tile (each term is rounded once and a max does not depend on
 /// the order of its terms), eight columns at a time.
@@ -343,41 +240,42 @@ pub(super) fn chebyshev(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().fold(0f32, |m, &v| if v > m { v } else { m })
 }
 
-/// Everything a coded scan reads: the sorted queries with their codes, the
-/// coded reference panels, the quantizer and the work units.
+/// Everything a coded scan reads: the references' codes in panels of [`CL`]
+/// rows (dimension-major) and their f32 rows in the sorted order (row-major,
+/// for the exact distances of the few pairs the codes do not settle), the
+/// sorted queries with their codes, the quantizer and the work units.
 pub(super) struct CodedScan<'a> {
-    pub panels: CodedPanels,
+    pub panels: Panels<u8, CL>,
+    /// `n_ref × d`: the reference rows by sorted position.
+    rows: Vec<f32>,
     pub queries: QueryTiles<'a>,
     /// `n_query × d` codes by sorted position.
     qcodes: Vec<u8>,
     /// Per column, `cdf[c·257 + v]`: how many references have a code below `v`.
     cdf: Vec<u32>,
     pub quant: Quantizer,
-    pub units: Vec<std::ops::Range<usize>>,
+    pub units: Vec<Range<usize>>,
 }
 
 impl<'a> CodedScan<'a> {
-    /// The set-up of [`ScanOrder`], coded.
-    pub fn new(
-        plan: &TilePlan,
-        q: Rows<'a>,
-        r: Rows<'_>,
-        same_rows: bool,
-        unit: usize,
-        quant: Quantizer,
-    ) -> Self {
-        let o = ScanOrder::new(plan, q, r, same_rows, unit);
-        let panels = CodedPanels::pack(r, &o.r_order, plan, Some(o.key), &quant);
-        let d = q.d();
-        let mut qcodes = vec![0u8; o.queries.order.len() * d];
-        for (p, &i) in o.queries.order.iter().enumerate() {
+    /// The references of `order` coded by `quant`.
+    pub fn new(plan: &TilePlan, order: ScanOrder<'a>, r: Rows<'_>, quant: Quantizer) -> Self {
+        let panels: Panels<u8, CL> = order.panels(r, plan, |c, v| quant.code(c, v));
+        let d = r.d();
+        let mut rows = Vec::with_capacity(order.r_order.len() * d);
+        for &j in &order.r_order {
+            rows.extend_from_slice(r.row(j as usize));
+        }
+        let q = order.queries.q;
+        let mut qcodes = vec![0u8; order.queries.order.len() * d];
+        for (p, &i) in order.queries.order.iter().enumerate() {
             for (c, &v) in q.row(i as usize).iter().enumerate() {
                 qcodes[p * d + c] = quant.code(c, v);
             }
         }
         let mut cdf = vec![0u32; d * 257];
         for pi in 0..panels.count() {
-            let codes = panels.codes(pi);
+            let codes = panels.panel(pi);
             for c in 0..d {
                 for &v in &codes[c * CL..c * CL + usize::from(panels.len[pi])] {
                     cdf[c * 257 + usize::from(v) + 1] += 1;
@@ -391,12 +289,40 @@ impl<'a> CodedScan<'a> {
         }
         CodedScan {
             panels,
-            queries: o.queries,
+            rows,
+            queries: order.queries,
             qcodes,
             cdf,
             quant,
-            units: o.units,
+            units: order.units,
         }
+    }
+
+    /// The exact f32 max-norm distance between `q` and lane `l` (valid) of panel `i`.
+    #[inline(always)]
+    pub fn distance(&self, q: &[f32], i: usize, l: usize) -> f32 {
+        chebyshev(q, self.row(self.panels.start[i] as usize + l))
+    }
+
+    /// The reference row at sorted position `pos`.
+    #[inline(always)]
+    pub fn row(&self, pos: usize) -> &[f32] {
+        let d = self.panels.d;
+        &self.rows[pos * d..(pos + 1) * d]
+    }
+
+    /// Asks the cache for the row at sorted position `pos`, to be read a little later.
+    #[inline(always)]
+    pub fn prefetch_row(&self, pos: usize) {
+        let row = self.row(pos);
+        #[cfg(target_arch = "x86_64")]
+        for line in [row.first(), row.last()].into_iter().flatten() {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // SAFETY: SSE is part of the x86-64 baseline; a prefetch has no effect on memory.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(line).cast()) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = row;
     }
 
     /// The columns in the order the tile loop should take them for the tile

@@ -12,9 +12,10 @@
 // one LLVM turns into vector registers.
 #![allow(clippy::needless_range_loop)]
 
-use super::tile::{self, dispatch, Isa, Panels, QueryTiles, TileMetric, LANES, QT};
+use super::scan::Panels;
+use super::tile::{self, dispatch, Isa, QueryTiles, TileMetric, LANES, QT};
 use crate::kernels::plan::{lse_combine, TilePlan};
-use crate::kernels::Rows;
+use crate::kernels::request::KdeRequest;
 use rayon::prelude::*;
 
 /// Queries per rayon work unit.
@@ -48,14 +49,9 @@ pub(super) fn exp_nonpositive(x: f32) -> f32 {
     }
 }
 
-pub(super) fn kde_lse(
-    plan: &TilePlan,
-    isa: Isa,
-    q: Rows<'_>,
-    r: Rows<'_>,
-    scale: f32,
-    exclude_self: bool,
-) -> Vec<f32> {
+pub(super) fn kde_lse(plan: &TilePlan, isa: Isa, req: &KdeRequest<'_>) -> Vec<f32> {
+    let (q, r) = (req.q(), req.r());
+    let (scale, exclude_self) = (req.scale(), req.exclude_self());
     let nq = q.n();
     let mut out = vec![f32::NEG_INFINITY; nq];
     if nq == 0 || r.n() == 0 {
@@ -63,7 +59,7 @@ pub(super) fn kde_lse(
     }
     let metric = TileMetric::SqEuclidean { ends: vec![q.d()] };
     let order: Vec<u32> = (0..r.n() as u32).collect();
-    let panels = Panels::pack(r, &order, plan, None);
+    let panels: Panels<f32, LANES> = Panels::pack(r, &order, plan, None, |_, v| v);
     // panels never straddle a plan reference block: group them per block
     let mut block_panels = Vec::new();
     let mut first = 0;
@@ -72,11 +68,7 @@ pub(super) fn kde_lse(
         block_panels.push(first..first + n);
         first += n;
     }
-    let queries = QueryTiles {
-        q,
-        order: (0..nq as u32).collect(),
-        key: None,
-    };
+    let queries = QueryTiles::unsorted(q);
     out.par_chunks_mut(UNIT)
         .enumerate()
         .for_each(|(ui, unit_out)| {

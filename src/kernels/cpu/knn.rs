@@ -15,10 +15,11 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::codes::{self, CodedScan, Quantizer, Span, CL};
-use super::tile::{self, dispatch, Isa, Panels, QueryTiles, Scan, TileMetric, LANES, QT};
+use super::scan::{map_units, Panels, ScanOrder, TileScan};
+use super::tile::{self, Isa, QueryTiles, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
-use crate::kernels::{KnnOut, KnnSpec, Rows};
-use rayon::prelude::*;
+use crate::kernels::request::KnnRequest;
+use crate::kernels::KnnOut;
 use std::ops::Range;
 
 /// A sorted list of the k best `(distance, index)` so far.
@@ -82,17 +83,19 @@ const UNIT: usize = 64 * QT;
 /// below about 3).
 const MIN_RESOLUTION: f64 = 4.0;
 
-pub(super) fn knn(plan: &TilePlan, isa: Isa, q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> KnnOut {
-    let k = spec.k;
-    let nq = q.n();
+pub(super) fn knn(plan: &TilePlan, isa: Isa, req: &KnnRequest<'_>) -> KnnOut {
+    let (q, r, spec) = (req.q(), req.r(), req.spec());
+    let (k, nq) = (spec.k, q.n());
     let mut kth = vec![0f32; nq];
     let mut indices = spec.want_indices.then(|| vec![0u32; nq * k]);
     if nq == 0 {
         return KnnOut { kth, indices };
     }
     let metric = TileMetric::new(&spec.metric, q.d());
+    let fresh = |n: usize| (0..n).map(|_| KList::new(k)).collect::<Vec<_>>();
+    // exclude-self: the queries are the references
+    let order = ScanOrder::new(plan, q, r, spec.exclude_self, UNIT);
     let quant = matches!(metric, TileMetric::Chebyshev).then(|| {
-        // exclude-self: the queries are the references
         let sets = if spec.exclude_self {
             vec![r]
         } else {
@@ -101,38 +104,33 @@ pub(super) fn knn(plan: &TilePlan, isa: Isa, q: Rows<'_>, r: Rows<'_>, spec: &Kn
         Quantizer::new(&sets, Span::Clipped)
     });
     if let Some(quant) = quant.filter(|qz| qz.resolution() >= MIN_RESOLUTION) {
-        let set = CodedScan::new(plan, q, r, spec.exclude_self, UNIT, quant);
-        let results: Vec<Vec<KList>> = set
-            .units
-            .par_iter()
-            .map(|u| {
-                dispatch!(isa, || coded_unit(
-                    &set,
-                    &metric,
-                    u.clone(),
-                    k,
-                    spec.exclude_self
-                ))
-            })
-            .collect();
-        write_lists(&set.units, &set.queries, results, &mut kth, &mut indices, k);
-        return KnnOut { kth, indices };
+        let set = CodedScan::new(plan, order, r, quant);
+        let scan = CodedKnn {
+            set: &set,
+            metric: &metric,
+            exclude_self: spec.exclude_self,
+        };
+        let walker = set.panels.outward(&metric);
+        let lists = map_units(&scan, &walker, &set.units, isa, fresh);
+        write_lists(&set.units, &set.queries, lists, &mut kth, &mut indices, k);
+    } else {
+        let panels = order.panels(r, plan, |_, v| v);
+        let scan = ExactKnn {
+            panels: &panels,
+            queries: &order.queries,
+            metric: &metric,
+            exclude_self: spec.exclude_self,
+        };
+        let lists = map_units(&scan, &panels.outward(&metric), &order.units, isa, fresh);
+        write_lists(
+            &order.units,
+            &order.queries,
+            lists,
+            &mut kth,
+            &mut indices,
+            k,
+        );
     }
-    let (panels, queries, units) = tile::sorted_scan(plan, q, r, spec.exclude_self, UNIT);
-    let results: Vec<Vec<KList>> = units
-        .par_iter()
-        .map(|u| {
-            dispatch!(isa, || knn_unit(
-                &panels,
-                &queries,
-                &metric,
-                u.clone(),
-                k,
-                spec.exclude_self
-            ))
-        })
-        .collect();
-    write_lists(&units, &queries, results, &mut kth, &mut indices, k);
     KnnOut { kth, indices }
 }
 
@@ -156,63 +154,109 @@ fn write_lists(
     }
 }
 
-/// The k-lists of the queries at sorted positions `unit` (squared Euclidean).
-#[inline(always)]
-fn knn_unit(
-    panels: &Panels,
-    queries: &QueryTiles<'_>,
-    metric: &TileMetric,
-    unit: Range<usize>,
-    k: usize,
+/// The k-lists by the f32 tile (squared Euclidean, or codes too coarse):
+/// every visited pair's distance, offered when it may enter a list.
+struct ExactKnn<'a> {
+    panels: &'a Panels<f32, LANES>,
+    queries: &'a QueryTiles<'a>,
+    metric: &'a TileMetric,
     exclude_self: bool,
-) -> Vec<KList> {
-    let d = panels.d;
-    let mut lists: Vec<KList> = unit.clone().map(|_| KList::new(k)).collect();
-    let mut out = [[0f32; LANES]; QT];
-    for p in unit.clone().step_by(QT) {
-        let tn = (unit.end - p).min(QT);
-        let rows = queries.rows(p);
-        let me: [u32; QT] = std::array::from_fn(|t| queries.order[(p + t).min(unit.end - 1)]);
-        let lists = &mut lists[p - unit.start..p - unit.start + tn];
-        let worst = |lists: &[KList]| {
-            lists
-                .iter()
-                .fold(f32::NEG_INFINITY, |m, l| m.max(l.worst()))
-        };
-        let mut scan = Scan::new(&panels.keys, queries.key_range(&rows, tn));
-        while let Some(pi) = scan.next(&panels.keys, metric, worst(lists)) {
-            tile::tile(metric, &rows, panels.panel(pi), d, &mut out);
-            let idx = panels.indices(pi);
-            let valid = (1u32 << panels.len[pi]) - 1;
-            for (t, list) in lists.iter_mut().enumerate() {
-                let w = list.worst();
-                // `<=`: a tie with a lower index than the k-th entry may still enter
-                let mut m = 0u32;
-                for l in 0..LANES {
-                    m |= u32::from(out[t][l] <= w) << l;
-                }
-                m &= valid;
-                while m != 0 {
-                    let l = m.trailing_zeros() as usize;
-                    m &= m - 1;
-                    let j = idx[l];
-                    if !(exclude_self && j == me[t]) {
-                        list.offer(out[t][l], j);
-                    }
+}
+
+/// One query tile of [`ExactKnn`].
+struct ExactTile<'a> {
+    /// Position of the tile's first list in the unit's lists.
+    off: usize,
+    tn: usize,
+    rows: [&'a [f32]; QT],
+    me: [u32; QT],
+    out: [[f32; LANES]; QT],
+}
+
+impl<'a> TileScan for ExactKnn<'a> {
+    const ROWS: usize = QT;
+    type State = ExactTile<'a>;
+    type Acc = Vec<KList>;
+
+    fn state(&self) -> ExactTile<'a> {
+        ExactTile {
+            off: 0,
+            tn: 0,
+            rows: [&[]; QT],
+            me: [0; QT],
+            out: [[0.0; LANES]; QT],
+        }
+    }
+
+    #[inline(always)]
+    fn begin(&self, st: &mut ExactTile<'a>, p: usize, end: usize, base: usize) -> (f32, f32) {
+        let queries: &'a QueryTiles<'a> = self.queries;
+        (st.off, st.tn) = (p - base, end - p);
+        st.rows = queries.rows(p);
+        st.me = std::array::from_fn(|t| queries.order[(p + t).min(end - 1)]);
+        queries.key_range(&st.rows, st.tn)
+    }
+
+    #[inline(always)]
+    fn threshold(&self, st: &ExactTile<'a>, lists: &Vec<KList>) -> f32 {
+        lists[st.off..st.off + st.tn]
+            .iter()
+            .fold(f32::NEG_INFINITY, |m, l| m.max(l.worst()))
+    }
+
+    #[inline(always)]
+    fn visit(&self, st: &mut ExactTile<'a>, pi: usize, lists: &mut Vec<KList>) {
+        let panels = self.panels;
+        tile::tile(
+            self.metric,
+            &st.rows,
+            panels.panel(pi),
+            panels.d,
+            &mut st.out,
+        );
+        let idx = panels.indices(pi);
+        let valid = (1u32 << panels.len[pi]) - 1;
+        for (t, list) in lists[st.off..st.off + st.tn].iter_mut().enumerate() {
+            let w = list.worst();
+            // `<=`: a tie with a lower index than the k-th entry may still enter
+            let mut m = 0u32;
+            for l in 0..LANES {
+                m |= u32::from(st.out[t][l] <= w) << l;
+            }
+            m &= valid;
+            while m != 0 {
+                let l = m.trailing_zeros() as usize;
+                m &= m - 1;
+                let j = idx[l];
+                if !(self.exclude_self && j == st.me[t]) {
+                    list.offer(st.out[t][l], j);
                 }
             }
         }
     }
-    lists
+
+    #[inline(always)]
+    fn finish(&self, _: &mut ExactTile<'a>, _: &mut Vec<KList>) {}
 }
 
-/// Query tiles that share one scan of the coded panels in [`coded_unit`]:
+/// Query tiles that share one walk of the coded panels in [`CodedKnn`]:
 /// each panel is read from memory once for all of them and then stays in
 /// the L1 cache (a scan visits most panels, in an order the hardware
 /// prefetchers cannot follow).
 const GROUP: usize = 4;
 
-/// One query tile of a group in [`coded_unit`].
+/// The k-lists filtered by codes (max-norm): a panel's codes are held
+/// against each tile of a group first, and the exact f32 distance is taken
+/// only for the pairs whose codes allow them within the query's current k-th
+/// distance (ties included). Those are offered as in [`ExactKnn`], so the
+/// lists are the same.
+struct CodedKnn<'a> {
+    set: &'a CodedScan<'a>,
+    metric: &'a TileMetric,
+    exclude_self: bool,
+}
+
+/// One query tile of a group in [`CodedKnn`].
 struct Tile<'a> {
     /// Sorted position of the first query.
     p: usize,
@@ -247,36 +291,45 @@ impl Tile<'_> {
     }
 }
 
-/// [`knn_unit`] for max-norm, filtered by codes: a panel's codes are held
-/// against each tile of a group first, and the exact f32 distance is taken
-/// only for the pairs whose codes allow them within the query's current k-th
-/// distance (ties included). Those are offered as in [`knn_unit`], so the
-/// lists are the same.
-#[inline(always)]
-fn coded_unit(
-    set: &CodedScan<'_>,
-    metric: &TileMetric,
-    unit: Range<usize>,
-    k: usize,
-    exclude_self: bool,
-) -> Vec<KList> {
-    let panels = &set.panels;
-    let mut lists: Vec<KList> = unit.clone().map(|_| KList::new(k)).collect();
-    let mut m = [[0u8; CL]; QT];
-    let mut group: Vec<Tile<'_>> = (0..GROUP).map(|_| Tile::new()).collect();
-    // the code window of the last group's k-th distances (neighbouring queries
-    // have similar ones); a guess for the first
-    let mut window = 32u8;
-    for g in unit.clone().step_by(QT * GROUP) {
-        let g_end = (g + QT * GROUP).min(unit.end);
-        let tiles = &mut group[..(g_end - g).div_ceil(QT)];
+/// A group of query tiles walked together by [`CodedKnn`].
+struct Group<'a> {
+    tiles: Vec<Tile<'a>>,
+    /// Tiles in use.
+    used: usize,
+    /// Sorted position of the accumulator's first list.
+    base: usize,
+    m: [[u8; CL]; QT],
+    /// The code window of the last group's k-th distances (neighbouring
+    /// queries have similar ones); a guess for the first.
+    window: u8,
+}
+
+impl<'a> TileScan for CodedKnn<'a> {
+    const ROWS: usize = QT * GROUP;
+    type State = Group<'a>;
+    type Acc = Vec<KList>;
+
+    fn state(&self) -> Group<'a> {
+        Group {
+            tiles: (0..GROUP).map(|_| Tile::new()).collect(),
+            used: 0,
+            base: 0,
+            m: [[0; CL]; QT],
+            window: 32,
+        }
+    }
+
+    #[inline(always)]
+    fn begin(&self, st: &mut Group<'a>, g: usize, g_end: usize, base: usize) -> (f32, f32) {
+        let set: &'a CodedScan<'a> = self.set;
+        (st.used, st.base) = ((g_end - g).div_ceil(QT), base);
         let mut keys = (f32::INFINITY, f32::NEG_INFINITY);
-        for (t, p) in tiles.iter_mut().zip((g..g_end).step_by(QT)) {
+        for (t, p) in st.tiles[..st.used].iter_mut().zip((g..g_end).step_by(QT)) {
             t.p = p;
             t.tn = (g_end - p).min(QT);
             t.rows = set.queries.rows(p);
             t.me = std::array::from_fn(|i| set.queries.order[(p + i).min(g_end - 1)]);
-            set.column_order(p, window, &mut t.cols);
+            set.column_order(p, st.window, &mut t.cols);
             set.broadcast(p, &t.cols, &mut t.qb);
             t.limit = [0; QT];
             t.limit[..t.tn].fill(u8::MAX);
@@ -284,49 +337,62 @@ fn coded_unit(
             t.keys = set.queries.key_range(&t.rows, t.tn);
             keys = (keys.0.min(t.keys.0), keys.1.max(t.keys.1));
         }
-        let lists = &mut lists[g - unit.start..g_end - unit.start];
-        let mut scan = Scan::new(&panels.keys, keys);
-        loop {
-            let worst = tiles.iter().fold(f32::NEG_INFINITY, |w, t| w.max(t.worst));
-            let Some(pi) = scan.next(&panels.keys, metric, worst) else {
-                break;
-            };
-            let codes = panels.codes(pi);
-            let idx = panels.indices(pi);
-            let valid = codes::lanes(usize::from(panels.len[pi]));
-            let (lo, hi) = (panels.keys.lo[pi], panels.keys.hi[pi]);
-            for t in tiles.iter_mut() {
-                // the scan's bound for this tile alone
-                if metric.bound((lo - t.keys.1).max(t.keys.0 - hi).max(0.0)) > t.worst {
-                    continue;
-                }
-                if !codes::code_tile_within(&t.qb, codes, &t.cols, &t.limit, &mut m) {
-                    continue;
-                }
-                let lists = &mut lists[t.p - g..t.p - g + t.tn];
-                for (i, list) in lists.iter_mut().enumerate() {
-                    // the pairs that may be within the k-th distance (ties included)
-                    let mut bits = codes::below_mask(&m[i], &[t.limit[i]; CL]) & valid;
-                    while bits != 0 {
-                        let l = bits.trailing_zeros() as usize;
-                        bits &= bits - 1;
-                        let j = idx[l];
-                        if !(exclude_self && j == t.me[i]) {
-                            list.offer(panels.distance(t.rows[i], pi, l), j);
-                        }
-                    }
-                    t.limit[i] = set.quant.knn_limit(list.worst());
-                }
-                t.worst = lists
-                    .iter()
-                    .fold(f32::NEG_INFINITY, |w, l| w.max(l.worst()));
+        keys
+    }
+
+    #[inline(always)]
+    fn threshold(&self, st: &Group<'a>, _: &Vec<KList>) -> f32 {
+        st.tiles[..st.used]
+            .iter()
+            .fold(f32::NEG_INFINITY, |w, t| w.max(t.worst))
+    }
+
+    #[inline(always)]
+    fn visit(&self, st: &mut Group<'a>, pi: usize, lists: &mut Vec<KList>) {
+        let (set, m) = (self.set, &mut st.m);
+        let panels = &set.panels;
+        let codes = panels.panel(pi);
+        let idx = panels.indices(pi);
+        let valid = codes::lanes(usize::from(panels.len[pi]));
+        let (lo, hi) = (panels.keys.lo[pi], panels.keys.hi[pi]);
+        for t in st.tiles[..st.used].iter_mut() {
+            // the walk's bound for this tile alone
+            if self
+                .metric
+                .bound((lo - t.keys.1).max(t.keys.0 - hi).max(0.0))
+                > t.worst
+            {
+                continue;
             }
+            if !codes::code_tile_within(&t.qb, codes, &t.cols, &t.limit, m) {
+                continue;
+            }
+            let lists = &mut lists[t.p - st.base..t.p - st.base + t.tn];
+            for (i, list) in lists.iter_mut().enumerate() {
+                // the pairs that may be within the k-th distance (ties included)
+                let mut bits = codes::below_mask(&m[i], &[t.limit[i]; CL]) & valid;
+                while bits != 0 {
+                    let l = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let j = idx[l];
+                    if !(self.exclude_self && j == t.me[i]) {
+                        list.offer(set.distance(t.rows[i], pi, l), j);
+                    }
+                }
+                t.limit[i] = set.quant.knn_limit(list.worst());
+            }
+            t.worst = lists
+                .iter()
+                .fold(f32::NEG_INFINITY, |w, l| w.max(l.worst()));
         }
-        window = tiles
+    }
+
+    #[inline(always)]
+    fn finish(&self, st: &mut Group<'a>, _: &mut Vec<KList>) {
+        st.window = st.tiles[..st.used]
             .iter()
             .flat_map(|t| t.limit[..t.tn].iter())
             .max()
-            .map_or(window, |&l| l.saturating_sub(1));
+            .map_or(st.window, |&l| l.saturating_sub(1));
     }
-    lists
 }

@@ -10,18 +10,15 @@ mod kde_lse;
 mod knn;
 mod pairwise;
 mod radius_count;
+mod scan;
 mod tile;
 
 pub use knn::KList;
 pub use tile::Isa;
 
-/// Reference rows per panel of the f32 tile (squared-Euclidean scans, `kde_lse`, `pairwise`).
-pub const F32_PANEL_ROWS: usize = tile::LANES;
-/// Reference rows per panel of one-byte codes (max-norm `knn` and `radius_count`).
-pub const CODE_PANEL_ROWS: usize = codes::CL;
-
-use super::plan::{KernelKind, Limits, TilePlan};
-use super::{checks, Backend, BinOut, Binning, CountSpec, Kernels, KnnOut, KnnSpec, Metric, Rows};
+use super::plan::{KernelKind, Limits, TilePlan, MAX_K};
+use super::request::{BinRequest, Compute, CountRequest, KdeRequest, KnnRequest, PairwiseRequest};
+use super::{Backend, BinOut, KnnOut};
 use crate::error::Result;
 
 /// The CPU backend.
@@ -74,71 +71,78 @@ impl CpuKernels {
             self.isa.name()
         )
     }
-
-    fn plan(
-        &self,
-        kernel: KernelKind,
-        nq: usize,
-        nr: usize,
-        d: usize,
-        k: usize,
-        edges: usize,
-    ) -> Result<TilePlan> {
-        TilePlan::new(kernel, nq, nr, d, k, edges, &self.limits)
-    }
 }
 
-impl Kernels for CpuKernels {
+/// The backend computes checked requests ([`crate::kernels::Kernels`] checks and plans them).
+impl Compute for CpuKernels {
     fn backend(&self) -> Backend {
         Backend::Cpu
     }
 
-    fn knn(&self, q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> Result<KnnOut> {
-        checks::knn(q, r, spec)?;
-        let plan = self.plan(KernelKind::Knn, q.n(), r.n(), q.d(), spec.k, 0)?;
-        Ok(knn::knn(&plan, self.isa, q, r, spec))
+    fn device_name(&self) -> String {
+        CpuKernels::device_name(self)
     }
 
-    fn radius_count(
-        &self,
-        q: Rows<'_>,
-        r: Rows<'_>,
-        radii: &[f32],
-        spec: &CountSpec,
-    ) -> Result<Vec<u32>> {
-        checks::radius_count(q, r, radii, spec)?;
-        let plan = self.plan(KernelKind::RadiusCount, q.n(), r.n(), q.d(), 0, 0)?;
-        Ok(radius_count::radius_count(
-            &plan, self.isa, q, r, radii, spec,
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn knn(&self, req: &KnnRequest<'_>, plan: &TilePlan) -> Result<KnnOut> {
+        Ok(knn::knn(plan, self.isa, req))
+    }
+
+    fn radius_count(&self, req: &CountRequest<'_>, plan: &TilePlan) -> Result<Vec<u32>> {
+        Ok(radius_count::radius_count(plan, self.isa, req))
+    }
+
+    fn kde_lse(&self, req: &KdeRequest<'_>, plan: &TilePlan) -> Result<Vec<f32>> {
+        Ok(kde_lse::kde_lse(plan, self.isa, req))
+    }
+
+    fn bin(&self, req: &BinRequest<'_>, plan: &TilePlan) -> Result<BinOut> {
+        Ok(bin::bin(plan, req.rows(), req.binning()))
+    }
+
+    fn pairwise(&self, req: &PairwiseRequest<'_>, plan: &TilePlan) -> Result<Vec<f32>> {
+        Ok(pairwise::pairwise(
+            plan,
+            self.isa,
+            req.q(),
+            req.r(),
+            req.metric(),
         ))
     }
+}
 
-    fn kde_lse(
-        &self,
-        q: Rows<'_>,
-        r: Rows<'_>,
-        scale: f32,
-        exclude_self: bool,
-    ) -> Result<Vec<f32>> {
-        checks::kde_lse(q, r, scale, exclude_self)?;
-        let plan = self.plan(KernelKind::KdeLse, q.n(), r.n(), q.d(), 0, 0)?;
-        Ok(kde_lse::kde_lse(&plan, self.isa, q, r, scale, exclude_self))
-    }
-
-    fn bin(&self, rows: Rows<'_>, binning: &Binning) -> Result<BinOut> {
-        checks::bin(rows, binning)?;
-        let edges = match binning {
-            Binning::Edges { edges } => edges.iter().map(Vec::len).max().unwrap_or(0),
-            _ => 0,
-        };
-        let plan = self.plan(KernelKind::Bin, rows.n(), 0, rows.d(), 0, edges)?;
-        Ok(bin::bin(&plan, rows, binning))
-    }
-
-    fn pairwise(&self, q: Rows<'_>, r: Rows<'_>, metric: &Metric) -> Result<Vec<f32>> {
-        checks::pair("pairwise", q, r, false)?;
-        metric.check_dim(q.d())?;
-        let plan = self.plan(KernelKind::Pairwise, q.n(), r.n(), q.d(), 0, 0)?;
-        Ok(pairwise::pairwise(&plan, self.isa, q, r, metric))
-    }
+/// Host bytes of the working copy the twins make of the rows of one kNN
+/// call of `n` rows in `dims` columns (the joint space, the widest): max-norm
+/// scans keep the rows sorted as f32 and their one-byte codes (references in
+/// panels of 32 rows padded per plan block, queries by row, and per worker
+/// thread 16 queries' codes broadcast to 32 lanes); squared-Euclidean scans
+/// keep f32 panels of 16 rows. Plus sort orders and per-row radii, limits or
+/// counts. `src/memory.rs` states it before a run.
+pub fn knn_working_bytes(n: usize, dims: usize, k: usize) -> u64 {
+    let mul = |a: usize, b: usize| (a as u64).saturating_mul(b as u64);
+    let plan = TilePlan::new(
+        KernelKind::Knn,
+        n,
+        n,
+        dims,
+        k.clamp(1, MAX_K),
+        0,
+        &Limits::cpu(),
+    );
+    let padded = |panel: usize| {
+        plan.as_ref()
+            .map_or(mul(n, panel), |p| p.padded_refs(panel))
+    };
+    let broadcast = mul(rayon::current_num_threads(), dims).saturating_mul(16 * 32);
+    let coded = padded(codes::CL)
+        .saturating_mul(dims as u64)
+        .saturating_add(mul(n, dims).saturating_mul(5))
+        .saturating_add(broadcast);
+    let f32_panels = padded(tile::LANES)
+        .saturating_mul(dims as u64)
+        .saturating_mul(4);
+    coded.max(f32_panels).saturating_add(mul(n, 24))
 }

@@ -6,7 +6,8 @@
 // one LLVM turns into vector registers.
 #![allow(clippy::needless_range_loop)]
 
-use super::tile::{self, dispatch, Isa, Panels, QueryTiles, TileMetric, LANES, QT};
+use super::scan::Panels;
+use super::tile::{self, dispatch, Isa, QueryTiles, TileMetric, LANES, QT};
 use crate::kernels::plan::TilePlan;
 use crate::kernels::{Metric, Rows};
 use rayon::prelude::*;
@@ -25,12 +26,8 @@ pub(super) fn pairwise(
     }
     let tm = TileMetric::new(metric, q.d());
     let order: Vec<u32> = (0..nr as u32).collect();
-    let panels = Panels::pack(r, &order, plan, None);
-    let queries = QueryTiles {
-        q,
-        order: (0..nq as u32).collect(),
-        key: None,
-    };
+    let panels: Panels<f32, LANES> = Panels::pack(r, &order, plan, None, |_, v| v);
+    let queries = QueryTiles::unsorted(q);
     out.par_chunks_mut(QT * nr)
         .enumerate()
         .for_each(|(ti, rows_out)| {

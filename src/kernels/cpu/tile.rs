@@ -13,16 +13,8 @@
 //! No FMA contraction happens (Rust never contracts), so every ISA path gives
 //! the same bits.
 //!
-//! Exact pruning (DESIGN.md; the box-assisted search of Kraskov, Stögbauer &
-//! Grassberger 2004, Phys. Rev. E 69, 066138, appendix): references and
-//! queries are sorted along one coordinate `s`; a panel records the range of
-//! `s` it holds. For every pair, `dist >= fl(|q_s − r_s|)` (max-norm: one term
-//! of the max; block squared-Euclidean: one non-negative term of one block's
-//! sum, and f32 rounding is monotone), and `fl(|q_s − r_s|)` is bounded below
-//! by the f32 gap between the query tile's range and the panel's range. A panel
-//! whose bound is strictly above every query's current threshold (k-th
-//! distance, or radius) is skipped; panels are visited outward from the query
-//! tile so the thresholds shrink early and a whole side stops at once.
+//! The pruned scans that hold query tiles against these panels live in
+//! [`super::scan`].
 //!
 //! The ISA is chosen at run time ([`Isa::detect`]): the same generic loops are
 //! compiled three times under `#[target_feature]` (AVX-512, AVX2+FMA, and the
@@ -32,7 +24,6 @@
 // one LLVM turns into vector registers.
 #![allow(clippy::needless_range_loop)]
 
-use crate::kernels::plan::TilePlan;
 use crate::kernels::{Metric, Norm, Rows};
 use std::sync::OnceLock;
 
@@ -169,189 +160,6 @@ macro_rules! dispatch {
 }
 pub(super) use dispatch;
 
-/// References packed for the tile: panels of [`LANES`] rows, dimension-major.
-pub(super) struct Panels {
-    pub d: usize,
-    /// `n_panels × d × LANES`.
-    pub data: Vec<f32>,
-    /// `n_panels × LANES` original reference indices (padding lanes repeat a valid one).
-    pub idx: Vec<u32>,
-    /// Valid lanes per panel.
-    pub len: Vec<u8>,
-    /// Position in `order` of each panel's first lane (lane `l` holds `order[start + l]`).
-    pub start: Vec<u32>,
-    /// Range of the sort coordinate per panel (meaningless when unsorted).
-    pub keys: Keys,
-}
-
-/// The range of the sort coordinate held by each panel, ascending along the
-/// sorted order: what [`Scan`] bounds the distances with.
-#[derive(Default)]
-pub(super) struct Keys {
-    pub lo: Vec<f32>,
-    pub hi: Vec<f32>,
-}
-
-impl Keys {
-    /// The range of panel `start..end` of `order` along column `key` (unbounded when unsorted).
-    pub fn push(
-        &mut self,
-        r: Rows<'_>,
-        order: &[u32],
-        start: usize,
-        end: usize,
-        key: Option<usize>,
-    ) {
-        let (lo, hi) = match key {
-            Some(s) => (
-                r.row(order[start] as usize)[s],
-                r.row(order[end - 1] as usize)[s],
-            ),
-            None => (f32::NEG_INFINITY, f32::INFINITY),
-        };
-        self.lo.push(lo);
-        self.hi.push(hi);
-    }
-
-    pub fn count(&self) -> usize {
-        self.lo.len()
-    }
-}
-
-impl Panels {
-    /// Packs `r` in the given order; panels never straddle a reference block of `plan`
-    /// (so tiny plan limits exercise short panels and block edges).
-    pub fn pack(r: Rows<'_>, order: &[u32], plan: &TilePlan, key: Option<usize>) -> Panels {
-        let d = r.d();
-        let mut p = Panels {
-            d,
-            data: Vec::new(),
-            idx: Vec::new(),
-            len: Vec::new(),
-            start: Vec::new(),
-            keys: Keys::default(),
-        };
-        let n_panels: usize = plan.ref_blocks().map(|b| b.len().div_ceil(LANES)).sum();
-        p.data.reserve(n_panels * d * LANES);
-        for block in plan.ref_blocks() {
-            let mut start = block.start;
-            while start < block.end {
-                let end = (start + LANES).min(block.end);
-                let base = p.data.len();
-                p.data.resize(base + d * LANES, 0.0);
-                for l in 0..LANES {
-                    let pos = (start + l).min(end - 1);
-                    let j = order[pos];
-                    p.idx.push(j);
-                    for (c, &v) in r.row(j as usize).iter().enumerate() {
-                        p.data[base + c * LANES + l] = v;
-                    }
-                }
-                p.keys.push(r, order, start, end, key);
-                p.len.push((end - start) as u8);
-                p.start.push(start as u32);
-                start = end;
-            }
-        }
-        p
-    }
-
-    pub fn count(&self) -> usize {
-        self.len.len()
-    }
-
-    #[inline(always)]
-    pub fn panel(&self, i: usize) -> &[f32] {
-        &self.data[i * self.d * LANES..(i + 1) * self.d * LANES]
-    }
-
-    #[inline(always)]
-    pub fn indices(&self, i: usize) -> &[u32] {
-        &self.idx[i * LANES..(i + 1) * LANES]
-    }
-}
-
-/// The order shared by the pruned scans (`knn`, `radius_count`): references
-/// sorted along their widest column `key`, queries in the same order (the
-/// references' own order when they are the same rows), and the work units:
-/// query blocks of the plan cut into runs of `unit` rows.
-pub(super) struct ScanOrder<'a> {
-    pub key: usize,
-    pub r_order: Vec<u32>,
-    pub queries: QueryTiles<'a>,
-    pub units: Vec<std::ops::Range<usize>>,
-}
-
-impl<'a> ScanOrder<'a> {
-    pub fn new(plan: &TilePlan, q: Rows<'a>, r: Rows<'_>, same_rows: bool, unit: usize) -> Self {
-        let key = sort_column(r);
-        let r_order = sorted_order(r, key);
-        let queries = QueryTiles {
-            q,
-            order: if same_rows {
-                r_order.clone()
-            } else {
-                sorted_order(q, key)
-            },
-            key: Some(key),
-        };
-        let units = plan
-            .query_blocks()
-            .flat_map(|b| {
-                (b.start..b.end)
-                    .step_by(unit)
-                    .map(move |u| u..(u + unit).min(b.end))
-            })
-            .collect();
-        ScanOrder {
-            key,
-            r_order,
-            queries,
-            units,
-        }
-    }
-}
-
-/// [`ScanOrder`] with the references packed into f32 panels.
-pub(super) fn sorted_scan<'a>(
-    plan: &TilePlan,
-    q: Rows<'a>,
-    r: Rows<'_>,
-    same_rows: bool,
-    unit: usize,
-) -> (Panels, QueryTiles<'a>, Vec<std::ops::Range<usize>>) {
-    let o = ScanOrder::new(plan, q, r, same_rows, unit);
-    let panels = Panels::pack(r, &o.r_order, plan, Some(o.key));
-    (panels, o.queries, o.units)
-}
-
-/// The column with the widest range: the sort coordinate of the box-assisted scan.
-pub(super) fn sort_column(r: Rows<'_>) -> usize {
-    let d = r.d();
-    let mut lo = vec![f32::INFINITY; d];
-    let mut hi = vec![f32::NEG_INFINITY; d];
-    for i in 0..r.n() {
-        for (c, &v) in r.row(i).iter().enumerate() {
-            lo[c] = lo[c].min(v);
-            hi[c] = hi[c].max(v);
-        }
-    }
-    (0..d)
-        .max_by(|&a, &b| (hi[a] - lo[a]).total_cmp(&(hi[b] - lo[b])).then(b.cmp(&a)))
-        .unwrap_or(0)
-}
-
-/// Row indices sorted by column `s` (ties by index, so equal sets sort identically).
-pub(super) fn sorted_order(rows: Rows<'_>, s: usize) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..rows.n() as u32).collect();
-    order.sort_unstable_by(|&a, &b| {
-        rows.row(a as usize)[s]
-            .total_cmp(&rows.row(b as usize)[s])
-            .then(a.cmp(&b))
-    });
-    order
-}
-
 /// `out[t][l]` = distance between query row `q[t]` and lane `l` of `panel`.
 #[inline(always)]
 pub(super) fn tile(
@@ -419,6 +227,15 @@ pub(super) struct QueryTiles<'a> {
 }
 
 impl<'a> QueryTiles<'a> {
+    /// The queries in their own order, unsorted (`kde_lse`, `pairwise`).
+    pub fn unsorted(q: Rows<'a>) -> Self {
+        QueryTiles {
+            q,
+            order: (0..q.n() as u32).collect(),
+            key: None,
+        }
+    }
+
     /// Rows of tile starting at sorted position `p` (the last tile repeats its last query).
     #[inline(always)]
     pub fn rows(&self, p: usize) -> [&'a [f32]; QT] {
@@ -436,64 +253,6 @@ impl<'a> QueryTiles<'a> {
                     (lo.min(r[s]), hi.max(r[s]))
                 }),
             None => (f32::NEG_INFINITY, f32::INFINITY),
-        }
-    }
-}
-
-/// The panels that may hold a pair under the threshold for one query tile,
-/// nearest first (a hand-driven iterator, so the caller's tile code stays
-/// inline in the ISA-specific function instead of behind a closure).
-pub(super) struct Scan {
-    lo: f32,
-    hi: f32,
-    left: usize,
-    right: usize,
-    first: Option<usize>,
-}
-
-impl Scan {
-    /// Starts at the panel where the tile's sort-coordinate range `(lo, hi)` begins.
-    #[inline(always)]
-    pub fn new(keys: &Keys, (lo, hi): (f32, f32)) -> Scan {
-        let start = keys.lo.partition_point(|&v| v <= lo).saturating_sub(1);
-        Scan {
-            lo,
-            hi,
-            left: start,
-            right: start + 1,
-            first: (keys.count() > 0).then_some(start),
-        }
-    }
-
-    /// The next panel to visit given the largest threshold of the tile's queries
-    /// now (a k-th distance shrinks as neighbours are found; a radius stays).
-    #[inline(always)]
-    pub fn next(&mut self, keys: &Keys, metric: &TileMetric, threshold: f32) -> Option<usize> {
-        if let Some(f) = self.first.take() {
-            return Some(f);
-        }
-        let np = keys.count();
-        let bl = (self.left > 0).then(|| metric.bound((self.lo - keys.hi[self.left - 1]).max(0.0)));
-        let br = (self.right < np).then(|| metric.bound((keys.lo[self.right] - self.hi).max(0.0)));
-        let (go_left, b) = match (bl, br) {
-            (None, None) => return None,
-            (Some(a), None) => (true, a),
-            (None, Some(b)) => (false, b),
-            (Some(a), Some(b)) => (a <= b, a.min(b)),
-        };
-        // Bounds only grow outward on each side and thresholds only shrink, so
-        // once the nearer side is out of reach everything left is.
-        if b > threshold {
-            self.left = 0;
-            self.right = np;
-            return None;
-        }
-        if go_left {
-            self.left -= 1;
-            Some(self.left)
-        } else {
-            self.right += 1;
-            Some(self.right - 1)
         }
     }
 }

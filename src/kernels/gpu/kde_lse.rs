@@ -12,7 +12,7 @@ use super::scan::{self, ColumnLayout, PairKernel};
 use super::{GpuContext, PairParams};
 use crate::error::Result;
 use crate::kernels::plan::TilePlan;
-use crate::kernels::Rows;
+use crate::kernels::request::KdeRequest;
 use std::ops::Range;
 
 struct Kde {
@@ -76,16 +76,13 @@ pub(super) fn kde_lse(
     ctx: &GpuContext,
     plan: &TilePlan,
     layout: &ColumnLayout,
-    q: Rows<'_>,
-    r: Rows<'_>,
-    scale: f32,
-    exclude_self: bool,
+    req: &KdeRequest<'_>,
 ) -> Result<Vec<f32>> {
     let mut kernel = Kde {
-        scale,
-        exclude_self,
-        out: vec![f32::NEG_INFINITY; q.n()],
+        scale: req.scale(),
+        exclude_self: req.exclude_self(),
+        out: vec![f32::NEG_INFINITY; req.q().n()],
     };
-    scan::run(ctx, plan, layout, q, r, &mut kernel)?;
+    scan::run(ctx, plan, layout, req.q(), req.r(), &mut kernel)?;
     Ok(kernel.out)
 }

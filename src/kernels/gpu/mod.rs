@@ -25,10 +25,12 @@ mod scan;
 pub use context::{inject_at_open, Fault, GpuContext, FAULT_ENV};
 
 use super::plan::{
-    KernelKind, Limits, TilePlan, GPU_MAX_QUERIES_PER_INVOCATION, GPU_QUERY_REGISTER_VEC4,
-    GPU_TILE_VEC4, GPU_WORKGROUP_SIZE, LAVAPIPE_LOOP_LIMIT, MAX_K, MAX_REF_SLICES,
+    slice_state_bytes, state_regions, KernelKind, Limits, TilePlan, GPU_MAX_QUERIES_PER_INVOCATION,
+    GPU_QUERY_REGISTER_VEC4, GPU_TILE_VEC4, GPU_WORKGROUP_SIZE, LAVAPIPE_LOOP_LIMIT, MAX_K,
+    MAX_REF_SLICES,
 };
-use super::{checks, Backend, BinOut, Binning, CountSpec, Kernels, KnnOut, KnnSpec, Metric, Rows};
+use super::request::{BinRequest, Compute, CountRequest, KdeRequest, KnnRequest, PairwiseRequest};
+use super::{Backend, BinOut, KnnOut, Metric};
 use crate::error::Result;
 
 /// `shaders/common.wgsl`: constants, parameter structs, helpers.
@@ -319,104 +321,80 @@ impl GpuKernels {
     pub fn inject_fault(&self, fault: Fault) {
         self.ctx.inject(fault);
     }
-
-    fn plan(
-        &self,
-        kernel: KernelKind,
-        nq: usize,
-        nr: usize,
-        d: usize,
-        k: usize,
-        edges: usize,
-    ) -> Result<TilePlan> {
-        TilePlan::new(kernel, nq, nr, d, k, edges, &self.limits)
-    }
 }
 
-impl Kernels for GpuKernels {
+/// The backend computes checked requests ([`crate::kernels::Kernels`] checks and plans them).
+impl Compute for GpuKernels {
     fn backend(&self) -> Backend {
         Backend::Gpu
     }
 
-    fn knn(&self, q: Rows<'_>, r: Rows<'_>, spec: &KnnSpec) -> Result<KnnOut> {
-        checks::knn(q, r, spec)?;
-        let layout = scan::ColumnLayout::new(&spec.metric, q.d());
-        let plan = self.plan(
-            KernelKind::Knn,
-            q.n(),
-            r.n(),
-            layout.padded_dim(),
-            spec.k,
-            0,
-        )?;
-        self.ctx
-            .scoped("knn", || knn::knn(&self.ctx, &plan, &layout, q, r, spec))
+    fn device_name(&self) -> String {
+        GpuKernels::device_name(self)
     }
 
-    fn radius_count(
-        &self,
-        q: Rows<'_>,
-        r: Rows<'_>,
-        radii: &[f32],
-        spec: &CountSpec,
-    ) -> Result<Vec<u32>> {
-        checks::radius_count(q, r, radii, spec)?;
-        let layout = scan::ColumnLayout::new(&spec.metric, q.d());
-        let plan = self.plan(
-            KernelKind::RadiusCount,
-            q.n(),
-            r.n(),
-            layout.padded_dim(),
-            0,
-            0,
-        )?;
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Rows go to the GPU with every column block padded to whole vec4s.
+    fn row_width(&self, metric: &Metric, d: usize) -> usize {
+        scan::ColumnLayout::new(metric, d).padded_dim()
+    }
+
+    fn knn(&self, req: &KnnRequest<'_>, plan: &TilePlan) -> Result<KnnOut> {
+        let layout = scan::ColumnLayout::new(&req.spec().metric, req.q().d());
+        self.ctx.scoped("knn", || {
+            knn::knn(&self.ctx, plan, &layout, req.q(), req.r(), req.spec())
+        })
+    }
+
+    fn radius_count(&self, req: &CountRequest<'_>, plan: &TilePlan) -> Result<Vec<u32>> {
+        let layout = scan::ColumnLayout::new(&req.spec().metric, req.q().d());
         self.ctx.scoped("radius_count", || {
-            radius_count::radius_count(&self.ctx, &plan, &layout, q, r, radii, spec)
+            radius_count::radius_count(&self.ctx, plan, &layout, req)
         })
     }
 
-    fn kde_lse(
-        &self,
-        q: Rows<'_>,
-        r: Rows<'_>,
-        scale: f32,
-        exclude_self: bool,
-    ) -> Result<Vec<f32>> {
-        checks::kde_lse(q, r, scale, exclude_self)?;
-        let layout = scan::ColumnLayout::new(&Metric::sq_euclidean(), q.d());
-        let plan = self.plan(KernelKind::KdeLse, q.n(), r.n(), layout.padded_dim(), 0, 0)?;
+    fn kde_lse(&self, req: &KdeRequest<'_>, plan: &TilePlan) -> Result<Vec<f32>> {
+        let layout = scan::ColumnLayout::new(req.metric(), req.q().d());
         self.ctx.scoped("kde_lse", || {
-            kde_lse::kde_lse(&self.ctx, &plan, &layout, q, r, scale, exclude_self)
+            kde_lse::kde_lse(&self.ctx, plan, &layout, req)
         })
     }
 
-    fn bin(&self, rows: Rows<'_>, binning: &Binning) -> Result<BinOut> {
-        checks::bin(rows, binning)?;
-        let edges = match binning {
-            Binning::Edges { edges } => edges.iter().map(Vec::len).max().unwrap_or(0),
-            _ => 0,
-        };
-        let plan = self.plan(KernelKind::Bin, rows.n(), 0, rows.d(), 0, edges)?;
-        self.ctx
-            .scoped("bin", || bin::bin(&self.ctx, &plan, rows, binning))
+    fn bin(&self, req: &BinRequest<'_>, plan: &TilePlan) -> Result<BinOut> {
+        self.ctx.scoped("bin", || {
+            bin::bin(&self.ctx, plan, req.rows(), req.binning())
+        })
     }
 
-    fn pairwise(&self, q: Rows<'_>, r: Rows<'_>, metric: &Metric) -> Result<Vec<f32>> {
-        checks::pair("pairwise", q, r, false)?;
-        metric.check_dim(q.d())?;
-        let layout = scan::ColumnLayout::new(metric, q.d());
-        let plan = self.plan(
-            KernelKind::Pairwise,
-            q.n(),
-            r.n(),
-            layout.padded_dim(),
-            0,
-            0,
-        )?;
+    fn pairwise(&self, req: &PairwiseRequest<'_>, plan: &TilePlan) -> Result<Vec<f32>> {
+        let layout = scan::ColumnLayout::new(req.metric(), req.q().d());
         self.ctx.scoped("pairwise", || {
-            pairwise::pairwise(&self.ctx, &plan, &layout, q, r)
+            pairwise::pairwise(&self.ctx, plan, &layout, req.q(), req.r())
         })
     }
+}
+
+/// Upper bound on the device bytes of the per-query partial states a call
+/// of `kernel` keeps for `n_query` queries (`k` neighbours for knn): with
+/// reference slices up to [`MAX_REF_SLICES`] regions per state buffer (one
+/// more for knn's merged lists), each buffer within one binding of
+/// [`MAX_BLOCK_BYTES`], and never less than one region. knn keeps two
+/// buffers (distances, indices), kde_lse one, the other kernels none.
+pub fn state_bytes(kernel: KernelKind, n_query: usize, k: usize) -> u64 {
+    let buffers = match kernel {
+        KernelKind::Knn => 2,
+        KernelKind::KdeLse => 1,
+        _ => 0,
+    };
+    let region = (n_query as u64).saturating_mul(slice_state_bytes(kernel, k));
+    region
+        .saturating_mul(state_regions(kernel, MAX_REF_SLICES))
+        .min(MAX_BLOCK_BYTES)
+        .max(region)
+        .saturating_mul(buffers)
 }
 
 /// One adapter as `infoplane devices` shows it.

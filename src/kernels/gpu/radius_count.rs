@@ -10,7 +10,8 @@ use super::scan::{self, ColumnLayout, PairKernel};
 use super::{GpuContext, PairParams};
 use crate::error::Result;
 use crate::kernels::plan::TilePlan;
-use crate::kernels::{Boundary, CountSpec, Rows};
+use crate::kernels::request::CountRequest;
+use crate::kernels::{Boundary, CountSpec};
 use std::ops::Range;
 
 struct Count<'a> {
@@ -68,16 +69,13 @@ pub(super) fn radius_count(
     ctx: &GpuContext,
     plan: &TilePlan,
     layout: &ColumnLayout,
-    q: Rows<'_>,
-    r: Rows<'_>,
-    radii: &[f32],
-    spec: &CountSpec,
+    req: &CountRequest<'_>,
 ) -> Result<Vec<u32>> {
     let mut kernel = Count {
-        radii,
-        spec,
-        counts: vec![0; q.n()],
+        radii: req.radii(),
+        spec: req.spec(),
+        counts: vec![0; req.q().n()],
     };
-    scan::run(ctx, plan, layout, q, r, &mut kernel)?;
+    scan::run(ctx, plan, layout, req.q(), req.r(), &mut kernel)?;
     Ok(kernel.counts)
 }

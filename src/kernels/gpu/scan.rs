@@ -147,22 +147,7 @@ pub fn run<K: PairKernel>(
     } else {
         None
     };
-    let mut base = kernel.params();
-    base.vec4s = layout.vec4s as u32;
-    // Chebyshev over blocks is Chebyshev over the whole row.
-    base.norm = match layout.norm {
-        Norm::Chebyshev => NORM_CHEBYSHEV,
-        Norm::SqEuclidean if layout.block_ends.len() > 1 => NORM_SQ_BLOCKS,
-        Norm::SqEuclidean => NORM_SQ_EUCLIDEAN,
-    };
-    base.n_blocks = layout.block_ends.len() as u32;
-    let reg = plan.shape.register_vec4s;
-    debug_assert!(reg == 0 || reg as usize == layout.vec4s, "{plan:?}");
-    if reg > 0 {
-        // Block starts inside a register row (at most 16 vec4s) as bits.
-        let inner = layout.block_ends.split_last().map_or(&[][..], |(_, b)| b);
-        base.block_starts = inner.iter().fold(0, |m, &e| m | 1 << e);
-    }
+    let base = base_params(kernel.params(), layout, plan);
     let overrides = scan_overrides(base.norm, plan);
     for qb in plan.query_blocks() {
         let qbuf = ctx.storage(
@@ -208,19 +193,52 @@ pub fn run<K: PairKernel>(
             kernel.after_dispatch(ctx, qb.clone(), rb.clone(), &state)?;
         }
         if plan.ref_slices > 1 && kernel.merges() {
-            let (mx, my) = plan.merge_workgroups(qb.len());
-            let params = PairParams {
-                n_q: qb.len() as u32,
-                groups_x: mx,
-                slices: plan.ref_slices,
-                ..base
-            };
-            let pbuf = ctx.uniform(name, bytemuck::bytes_of(&params))?;
-            let mut bound = vec![(0, &pbuf)];
-            bound.extend((4..).zip(state.iter()));
-            ctx.dispatch_entry(kind, "merge", &[], &bound, [mx, my, 1])?;
+            merge(ctx, plan, base, qb.len(), &state)?;
         }
         kernel.end(ctx, plan, qb, &state)?;
     }
     Ok(())
+}
+
+/// The parameters every dispatch of a call shares: the kernel's own, and
+/// the row layout's (width, norm, column blocks).
+fn base_params(mut base: PairParams, layout: &ColumnLayout, plan: &TilePlan) -> PairParams {
+    base.vec4s = layout.vec4s as u32;
+    // Chebyshev over blocks is Chebyshev over the whole row.
+    base.norm = match layout.norm {
+        Norm::Chebyshev => NORM_CHEBYSHEV,
+        Norm::SqEuclidean if layout.block_ends.len() > 1 => NORM_SQ_BLOCKS,
+        Norm::SqEuclidean => NORM_SQ_EUCLIDEAN,
+    };
+    base.n_blocks = layout.block_ends.len() as u32;
+    let reg = plan.shape.register_vec4s;
+    debug_assert!(reg == 0 || reg as usize == layout.vec4s, "{plan:?}");
+    if reg > 0 {
+        // Block starts inside a register row (at most 16 vec4s) as bits.
+        let inner = layout.block_ends.split_last().map_or(&[][..], |(_, b)| b);
+        base.block_starts = inner.iter().fold(0, |m, &e| m | 1 << e);
+    }
+    base
+}
+
+/// The kernel's `merge` dispatch over a query block of `rows` rows: combines
+/// the reference slices' states into the one read back.
+fn merge(
+    ctx: &GpuContext,
+    plan: &TilePlan,
+    base: PairParams,
+    rows: usize,
+    state: &[wgpu::Buffer],
+) -> Result<()> {
+    let (mx, my) = plan.merge_workgroups(rows);
+    let params = PairParams {
+        n_q: rows as u32,
+        groups_x: mx,
+        slices: plan.ref_slices,
+        ..base
+    };
+    let pbuf = ctx.uniform(plan.kernel.name(), bytemuck::bytes_of(&params))?;
+    let mut bound = vec![(0, &pbuf)];
+    bound.extend((4..).zip(state.iter()));
+    ctx.dispatch_entry(plan.kernel, "merge", &[], &bound, [mx, my, 1])
 }
